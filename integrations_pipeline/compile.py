@@ -1,0 +1,394 @@
+"""Compile loaded integrations into Dagster definitions.
+
+Per integration: StageOne is a resource keyed by the integration's name (its config schema
+translated from the JSON Schema); each enabled collector is an asset ``[integration, task]``;
+each enabled insight is a non-blocking asset check whose op takes only the collectors whose
+data it reads as inputs, so an insight that only asks ``ctx.succeeded()`` still runs after
+a collector failed. Step priorities keep the guide's order: collectors by order, then
+insights by order.
+"""
+
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+# AssetChecksDefinition.create is how @multi_asset_check builds its result; we call it
+# directly because the decorator always adds the target asset as an execution dependency.
+from dagster._core.definitions.asset_checks.asset_checks_definition import AssetChecksDefinition
+from dagster._core.definitions.executor_definition import multi_or_in_process_executor
+
+from integrations_pipeline.config import dagster_config_schema
+from integrations_pipeline.discovery import Catalog, Integration, LoadProblem
+from integrations_pipeline.errors import IntegrationError, TaskFailedError
+from integrations_pipeline.execution import (
+    Session,
+    TaskOutcome,
+    TaskRun,
+    open_session,
+    record_outcome,
+    run_task,
+)
+from integrations_pipeline.store import get_store
+from integrations_pipeline.tasks import TaskDef
+
+logger = logging.getLogger("integrations_pipeline")
+
+PRIORITY_TAG = "dagster/priority"
+# Insights come after every collector whatever their `order`: the guide's execution order.
+INSIGHT_PRIORITY_OFFSET = 1_000_000
+PREVIEW_CHARS = 2_000
+HIGH_SEVERITIES = frozenset({"high", "critical"})
+STATUS_POLL_SECONDS = 0.2
+
+# Many small, mostly I/O-bound tasks: in-process avoids a process start per step (see
+# benchmarks/). Run config can still choose `execution: {config: {multiprocess: {}}}`.
+integrations_executor = dg.ExecutorDefinition(
+    name="integrations_executor",
+    config_schema=dg.Field(
+        dg.Selector(
+            {
+                "in_process": multi_or_in_process_executor.config_schema.config_type.fields[  # type: ignore[union-attr]
+                    "in_process"
+                ],
+                "multiprocess": multi_or_in_process_executor.config_schema.config_type.fields[  # type: ignore[union-attr]
+                    "multiprocess"
+                ],
+            }
+        ),
+        default_value={"in_process": {}},
+    ),
+    executor_creation_fn=multi_or_in_process_executor.executor_creation_fn,
+    requirements=multi_or_in_process_executor.get_requirements,
+    description="In-process by default; multiprocess on request.",
+)
+
+
+@dataclass
+class CompiledIntegration:
+    assets: list[dg.AssetsDefinition]
+    checks: list[AssetChecksDefinition]
+    resource: dg.ResourceDefinition
+    job: Any
+
+
+def build_definitions(catalog: Catalog) -> dg.Definitions:
+    """One Definitions object: a job per loaded integration, a failing job per broken one."""
+    assets: list[dg.AssetsDefinition] = []
+    checks: list[AssetChecksDefinition] = []
+    resources: dict[str, dg.ResourceDefinition] = {}
+    jobs: list[Any] = []
+    problems = list(catalog.problems)
+    for integration in catalog.integrations.values():
+        try:
+            compiled = compile_integration(integration)
+        except IntegrationError as error:
+            problems.append(LoadProblem(integration.name, error.reason))
+            continue
+        assets.extend(compiled.assets)
+        checks.extend(compiled.checks)
+        resources[integration.name] = compiled.resource
+        jobs.append(compiled.job)
+    broken = sorted({p.integration for p in problems if p.integration} - set(resources))
+    names = {entry.name for entry in catalog.entries}
+    for name in broken:
+        if name in names:
+            jobs.append(_broken_job(name, [p for p in problems if p.integration == name]))
+    for problem in problems:
+        logger.warning("integration load problem: %s", problem)
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=jobs,
+        resources=resources,
+        metadata={
+            "integrations": dg.MetadataValue.text(", ".join(sorted(resources)) or "none"),
+            "load_problems": dg.MetadataValue.text("\n".join(map(str, problems)) or "none"),
+        },
+    )
+
+
+def compile_integration(integration: Integration) -> CompiledIntegration:
+    collectors = integration.collectors
+    if not integration.tasks:
+        raise IntegrationError("has no enabled tasks", integration=integration.name)
+    if integration.insights and not collectors:
+        raise IntegrationError(
+            "has insights but no enabled collector to attach them to", integration=integration.name
+        )
+    assets = [_collector_asset(integration, t) for t in collectors]
+    checks = [_insight_check(integration, t, collectors[0]) for t in integration.insights]
+    job = dg.define_asset_job(
+        name=integration.name,
+        selection=dg.AssetSelection.groups(integration.name),
+        executor_def=integrations_executor,
+        description=integration.entry.description or integration.entry.title,
+        tags={"integration": integration.name},
+    )
+    return CompiledIntegration(assets, checks, _session_resource(integration), job)
+
+
+def asset_key(integration: str, task: str) -> dg.AssetKey:
+    return dg.AssetKey([integration, task])
+
+
+def _input_name(task: str) -> str:
+    return f"in_{task}"
+
+
+def _priority(task_def: TaskDef) -> str:
+    order = task_def.spec.order or 0
+    return str(-order - (INSIGHT_PRIORITY_OFFSET if task_def.is_insight else 0))
+
+
+def _description(task_def: TaskDef) -> str:
+    title = task_def.spec.title or task_def.name
+    return f"{title}: {task_def.spec.description}" if task_def.spec.description else title
+
+
+def _task_metadata(task_def: TaskDef) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"title": task_def.spec.title, "order": task_def.spec.order}
+    if task_def.spec.severity:
+        metadata["severity"] = task_def.spec.severity
+    return metadata
+
+
+def _session_resource(integration: Integration) -> dg.ResourceDefinition:
+    name = integration.name
+
+    def init_session(init_context: dg.InitResourceContext) -> Session:
+        run_config = init_context.dagster_run.run_config if init_context.dagster_run else {}
+        unresolved = ((run_config.get("resources") or {}).get(name) or {}).get("config")
+        return open_session(integration, init_context.resource_config or {}, unresolved=unresolved)
+
+    return dg.ResourceDefinition(
+        resource_fn=init_session,
+        config_schema=dagster_config_schema(name, integration.schema),
+        description=f"StageOne of {integration.entry.title}: validates the config and authenticates.",
+    )
+
+
+def _collector_asset(integration: Integration, task_def: TaskDef) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=asset_key(integration.name, task_def.name),
+        ins={_input_name(d): dg.AssetIn(key=asset_key(integration.name, d)) for d in task_def.data_deps},
+        group_name=integration.name,
+        description=_description(task_def),
+        metadata=_task_metadata(task_def),
+        required_resource_keys={integration.name},
+        op_tags={PRIORITY_TAG: _priority(task_def)},
+        output_required=False,
+    )
+    def collector(context: dg.AssetExecutionContext, **inputs: Any) -> Iterator[dg.Output]:
+        run = _run_step(context, integration, task_def, inputs)
+        if run is not None:
+            yield dg.Output(
+                {"data": run.result.data, "message": run.result.message},
+                metadata=_result_metadata(context, integration, run, run.result.data),
+            )
+
+    return collector
+
+
+def _insight_check(
+    integration: Integration, task_def: TaskDef, first_collector: TaskDef
+) -> AssetChecksDefinition:
+    refs = [*task_def.data_deps, *task_def.status_deps]
+    target = asset_key(integration.name, refs[0] if refs else first_collector.name)
+    data_keys = [asset_key(integration.name, d) for d in task_def.data_deps]
+    spec = dg.AssetCheckSpec(
+        name=task_def.name,
+        asset=target,
+        description=_description(task_def),
+        blocking=False,
+        additional_deps=[k for k in data_keys if k != target],
+        metadata=_task_metadata(task_def),
+    )
+    output_name = spec.get_python_identifier()
+
+    @dg.op(
+        name=f"{integration.name}__{task_def.name}",
+        ins={_input_name(d): dg.In(dg.Any) for d in task_def.data_deps},
+        out={output_name: dg.Out(dg.Nothing, is_required=False)},
+        required_resource_keys={integration.name},
+        tags={PRIORITY_TAG: _priority(task_def)},
+        description=_description(task_def),
+    )
+    def insight(context: dg.OpExecutionContext, **inputs: Any) -> Iterator[dg.AssetCheckResult]:
+        run = _run_step(context, integration, task_def, inputs)
+        if run is None:
+            return
+        yield _evaluate(context, integration, task_def, target, run)
+
+    return AssetChecksDefinition.create(
+        node_def=insight,
+        keys_by_input_name={_input_name(d): asset_key(integration.name, d) for d in task_def.data_deps},
+        check_specs_by_output_name={output_name: spec},
+        can_subset=True,
+    )
+
+
+def _run_step(
+    context: dg.OpExecutionContext, integration: Integration, task_def: TaskDef, inputs: Mapping[str, Any]
+) -> TaskRun | None:
+    session: Session = getattr(context.resources, integration.name)
+    task = task_def.name
+    if not session.selected(task):
+        context.log.info(f"[{task}] not run: the config's 'tasks' does not name it")
+        record_outcome(context.run_id, TaskOutcome(task, task_def.spec.type, "skipped"))
+        return None
+    data_inputs = {d: inputs[_input_name(d)] for d in task_def.data_deps}
+    known = {d: _step_succeeded(context, integration, d, session) for d in task_def.status_deps}
+
+    def status_of(name: str) -> bool:
+        if name not in known:
+            known[name] = _step_succeeded(context, integration, name, session)
+        return known[name]
+
+    context.log.info(f"[{task}] started ({task_def.spec.type}: {task_def.spec.title})")
+    try:
+        run = run_task(
+            session,
+            task_def,
+            data_inputs,
+            status_of=status_of,
+            log=lambda message: context.log.info(f"[{task}] {message}"),
+            log_error=lambda message: context.log.error(f"[{task}] error: {message}"),
+        )
+    except IntegrationError as error:
+        record_outcome(context.run_id, TaskOutcome(task, task_def.spec.type, "failed", error=str(error)))
+        metadata: dict[str, Any] = {"integration": integration.name, "task": task}
+        trace = getattr(error, "traceback_text", None)
+        if isinstance(error, TaskFailedError) and trace:
+            metadata["traceback"] = dg.MetadataValue.text(trace)
+        raise dg.Failure(description=str(error), metadata=metadata) from None
+    record_outcome(
+        context.run_id,
+        TaskOutcome(
+            task,
+            task_def.spec.type,
+            "succeeded",
+            data=run.result.data,
+            message=run.result.message,
+            violation=run.violation,
+            errors=run.errors,
+            logs=run.logs,
+            duration=run.duration,
+        ),
+    )
+    context.log.info(f"[{task}] succeeded in {run.duration:.2f} s: {session.redact(run.result.message or '')}")
+    return run
+
+
+def _step_succeeded(
+    context: dg.OpExecutionContext, integration: Integration, task: str, session: Session
+) -> bool:
+    """Whether ``task`` ran and produced its data in this run (waits while it is running)."""
+    if task not in integration.tasks or integration.all_tasks[task].is_insight:
+        return False
+    if not session.selected(task):
+        return False
+    step_key = f"{integration.name}__{task}"
+    if not context.job_def.graph.has_node_named(step_key):
+        return False
+    deadline = time.monotonic() + session.config.task_timeout
+    terminal = {
+        dg.DagsterEventType.STEP_SUCCESS,
+        dg.DagsterEventType.STEP_FAILURE,
+        dg.DagsterEventType.STEP_SKIPPED,
+    }
+    while True:
+        records = context.instance.get_records_for_run(
+            run_id=context.run_id,
+            of_type={*terminal, dg.DagsterEventType.ASSET_MATERIALIZATION},
+        ).records
+        events = [r.event_log_entry.dagster_event for r in records]
+        mine = [e for e in events if e is not None and e.step_key == step_key]
+        if any(e.event_type in terminal for e in mine):
+            return any(e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION for e in mine)
+        if time.monotonic() >= deadline:
+            return False
+        # Only a parallel executor gets here: in-process, priorities ran the collector first.
+        time.sleep(STATUS_POLL_SECONDS)
+
+
+def _preview(value: Any) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    if len(text) > PREVIEW_CHARS:
+        return f"{text[:PREVIEW_CHARS]}… ({len(text)} characters in all)"
+    return text
+
+
+def _result_metadata(
+    context: dg.OpExecutionContext, integration: Integration, run: TaskRun, data: Any
+) -> dict[str, Any]:
+    session: Session = getattr(context.resources, integration.name)
+    metadata: dict[str, Any] = {
+        "message": dg.MetadataValue.text(session.redact(run.result.message or "")),
+        "records": len(data) if isinstance(data, list | dict) else 0,
+        "preview": dg.MetadataValue.text(session.redact(_preview(data))),
+        "duration_s": round(run.duration, 3),
+    }
+    if run.errors:
+        metadata["errors"] = dg.MetadataValue.text("\n".join(run.errors))
+    return metadata
+
+
+def _evaluate(
+    context: dg.OpExecutionContext,
+    integration: Integration,
+    task_def: TaskDef,
+    target: dg.AssetKey,
+    run: TaskRun,
+) -> dg.AssetCheckResult:
+    session: Session = getattr(context.resources, integration.name)
+    severity = task_def.spec.severity or "medium"
+    message = session.redact(run.result.message) if run.result.message else None
+    try:
+        status = get_store().record_evaluation(
+            integration=integration.name,
+            deployment=context.run.tags.get("deployment"),
+            task=task_def.name,
+            title=task_def.spec.title or task_def.name,
+            severity=severity,
+            violation=run.violation,
+            message=message,
+            data=session.redact_value(run.result.data),
+            run_id=context.run_id,
+        )
+    except Exception as error:
+        raise dg.Failure(
+            description=(
+                f"integration '{integration.name}' task '{task_def.name}': could not record the "
+                f"evaluation in the application database: {type(error).__name__}: {error}"
+            )
+        ) from None
+    metadata = _result_metadata(context, integration, run, run.result.data)
+    metadata.update({"severity": severity, "violation": run.violation, "violation_status": status or "none"})
+    return dg.AssetCheckResult(
+        asset_key=target,
+        check_name=task_def.name,
+        passed=not run.violation,
+        severity=dg.AssetCheckSeverity.ERROR if severity in HIGH_SEVERITIES else dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=message,
+    )
+
+
+def _broken_job(name: str, problems: list[LoadProblem]) -> dg.JobDefinition:
+    summary = "; ".join(p.message for p in problems)
+
+    @dg.op(name=f"{name}__load_error", description=f"Integration '{name}' failed to load.")
+    def load_error() -> None:
+        raise dg.Failure(description=f"integration '{name}' failed to load: {summary}")
+
+    @dg.job(name=name, description=f"BROKEN: {summary}", tags={"integration": name})
+    def broken() -> None:
+        load_error()
+
+    return broken

@@ -1,0 +1,276 @@
+"""An integration's config: JSON Schema -> Dagster config schema, validation and secrets.
+
+The Dagster schema lets the launchpad show and type-check the config (every string also
+accepts ``{env: VAR}``); the whole JSON Schema is then enforced with jsonschema before any
+task runs. Values that came from environment variables or that the schema marks secret
+(``writeOnly: true`` or ``format: password``) are collected so they can be redacted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from integrations_pipeline.errors import IntegrationConfigError
+
+COMMON_KEYS = ("task_timeout", "tasks")
+DEFAULT_TASK_TIMEOUT = 900.0
+REDACTED = "***"
+# Shorter secrets would redact ordinary words; no real credential is this short.
+MIN_SECRET_LENGTH = 4
+
+
+def is_secret_field(schema: Mapping[str, Any]) -> bool:
+    """The marker for secret fields: ``"writeOnly": true`` or ``"format": "password"``."""
+    return schema.get("writeOnly") is True or schema.get("format") == "password"
+
+
+def dagster_config_schema(integration: str, schema: Mapping[str, Any]) -> Any:
+    """The Dagster config type of an integration: its JSON Schema plus the common keys."""
+    translated = _translate_object(integration, schema, path=())
+    fields = dict(translated.fields)
+    if "task_timeout" not in fields:
+        fields["task_timeout"] = dg.Field(
+            dg.Float,
+            is_required=False,
+            description=(
+                "Seconds each task may run before it fails with a timeout "
+                f"(default {DEFAULT_TASK_TIMEOUT:g})."
+            ),
+        )
+    if "tasks" not in fields:
+        fields["tasks"] = dg.Field(
+            [str],
+            is_required=False,
+            description="Names of the only tasks to run; absent or empty runs all enabled tasks.",
+        )
+    return type(translated)(fields)
+
+
+def _describe(schema: Mapping[str, Any]) -> str | None:
+    parts = [str(schema[k]) for k in ("title", "description") if schema.get(k)]
+    if is_secret_field(schema):
+        parts.append("Secret: pass it as {env: VAR}.")
+    return " - ".join(parts) or None
+
+
+def _translate_object(integration: str, schema: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    properties = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    fields = {
+        key: _field(integration, sub, path + (key,), required=key in required)
+        for key, sub in properties.items()
+        if isinstance(sub, Mapping)
+    }
+    if schema.get("additionalProperties", True) is not False:
+        return dg.Permissive(fields)
+    return dg.Shape(fields)
+
+
+def _field(
+    integration: str, schema: Mapping[str, Any], path: tuple[str, ...], *, required: bool
+) -> dg.Field:
+    config_type = _translate(integration, schema, path)
+    kwargs: dict[str, Any] = {"description": _describe(schema)}
+    if "default" in schema and _default_fits(config_type, schema["default"]):
+        kwargs["default_value"] = schema["default"]
+        kwargs["is_required"] = False
+    else:
+        kwargs["is_required"] = required
+    return dg.Field(config_type, **kwargs)
+
+
+def _default_fits(config_type: Any, default: Any) -> bool:
+    # Dagster checks defaults against the type; a default that only jsonschema
+    # understands stays out of the Dagster schema (jsonschema still applies it).
+    return default is not None or isinstance(config_type, dg.Noneable)
+
+
+_SCALARS: dict[str, Any] = {
+    "string": dg.StringSource,
+    "integer": dg.IntSource,
+    "number": dg.Float,
+    "boolean": dg.BoolSource,
+}
+
+
+def _translate(integration: str, schema: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    json_type = schema.get("type")
+    if isinstance(json_type, list):
+        non_null = [t for t in json_type if t != "null"]
+        inner = (
+            _translate(integration, {**schema, "type": non_null[0]}, path)
+            if len(non_null) == 1
+            else dg.Any
+        )
+        return dg.Noneable(inner) if "null" in json_type else inner
+    if "enum" in schema and json_type in (None, "string") and _all_strings(schema["enum"]):
+        return dg.Enum(
+            _enum_name(integration, path),
+            [dg.EnumValue(value) for value in schema["enum"]],
+        )
+    if json_type == "object":
+        return _translate_object(integration, schema, path)
+    if json_type == "array":
+        items = schema.get("items")
+        inner = _translate(integration, items, path + ("item",)) if isinstance(items, Mapping) else dg.Any
+        return dg.Array(inner)
+    return _SCALARS.get(json_type, dg.Any) if isinstance(json_type, str) else dg.Any
+
+
+def _all_strings(values: Iterable[Any]) -> bool:
+    return all(isinstance(v, str) for v in values)
+
+
+def _enum_name(integration: str, path: tuple[str, ...]) -> str:
+    # Dagster enum type names are global to the code location.
+    raw = "_".join((integration, *path))
+    return re.sub(r"[^A-Za-z0-9_]", "_", raw)
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """A run's config split into the integration's own keys and the common keys."""
+
+    values: dict[str, Any]
+    tasks: tuple[str, ...]
+    task_timeout: float
+    secrets: frozenset[str]
+
+
+def resolve_config(
+    integration: str,
+    schema: Mapping[str, Any],
+    config: Mapping[str, Any],
+    *,
+    unresolved: Mapping[str, Any] | None = None,
+) -> ResolvedConfig:
+    """Split off the common keys, enforce the JSON Schema and collect the secret values.
+
+    ``config`` has environment references already resolved (as Dagster gives it);
+    ``unresolved`` is the same config as written, to tell which values came from
+    ``{env: VAR}``. A config given here with ``{env: VAR}`` still unresolved is resolved.
+    """
+    values = _resolve_env(integration, dict(config))
+    secrets = set(_secret_values(schema, values))
+    secrets.update(_env_values(unresolved if unresolved is not None else config, values))
+    task_timeout = values.pop("task_timeout", None)
+    tasks = values.pop("tasks", None) or ()
+    _validate_common(integration, task_timeout, tasks)
+    _validate_schema(integration, schema, values, frozenset(secrets))
+    return ResolvedConfig(
+        values=values,
+        tasks=tuple(tasks),
+        task_timeout=float(task_timeout) if task_timeout is not None else DEFAULT_TASK_TIMEOUT,
+        secrets=frozenset(s for s in secrets if len(s) >= MIN_SECRET_LENGTH),
+    )
+
+
+def _resolve_env(integration: str, value: Any, path: str = "") -> Any:
+    if isinstance(value, Mapping):
+        if set(value) == {"env"} and isinstance(value["env"], str):
+            name = value["env"]
+            if name not in os.environ:
+                raise IntegrationConfigError(
+                    f"config field '{path}' refers to environment variable {name}, which is not set",
+                    integration=integration,
+                )
+            return os.environ[name]
+        return {k: _resolve_env(integration, v, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_env(integration, v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _env_values(unresolved: Any, resolved: Any) -> Iterable[str]:
+    if isinstance(unresolved, Mapping):
+        if set(unresolved) == {"env"} and isinstance(resolved, str | int | float | bool):
+            yield str(resolved)
+            return
+        if isinstance(resolved, Mapping):
+            for key, sub in unresolved.items():
+                if key in resolved:
+                    yield from _env_values(sub, resolved[key])
+    elif isinstance(unresolved, list) and isinstance(resolved, list):
+        for sub_u, sub_r in zip(unresolved, resolved, strict=False):
+            yield from _env_values(sub_u, sub_r)
+
+
+def _secret_values(schema: Mapping[str, Any], value: Any) -> Iterable[str]:
+    if is_secret_field(schema) and isinstance(value, str | int | float):
+        yield str(value)
+    if isinstance(value, Mapping):
+        for key, sub_schema in (schema.get("properties") or {}).items():
+            if key in value and isinstance(sub_schema, Mapping):
+                yield from _secret_values(sub_schema, value[key])
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for item in value:
+            yield from _secret_values(schema["items"], item)
+
+
+def _validate_common(integration: str, task_timeout: Any, tasks: Any) -> None:
+    if task_timeout is not None and (
+        isinstance(task_timeout, bool)
+        or not isinstance(task_timeout, int | float)
+        or not math.isfinite(task_timeout)
+        or task_timeout <= 0
+    ):
+        raise IntegrationConfigError(
+            f"config field 'task_timeout' must be a positive number of seconds, got {task_timeout!r}",
+            integration=integration,
+        )
+    if not isinstance(tasks, list | tuple) or not all(isinstance(t, str) for t in tasks):
+        raise IntegrationConfigError(
+            "config field 'tasks' must be a list of task names", integration=integration
+        )
+
+
+def _validate_schema(
+    integration: str, schema: Mapping[str, Any], values: dict[str, Any], secrets: frozenset[str]
+) -> None:
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+    error = best_match(validator.iter_errors(values))
+    if error is None:
+        return
+    field = ".".join(str(p) for p in error.absolute_path) or "(root)"
+    message = error.message
+    if _touches_secret(error.instance, secrets) or is_secret_field(error.schema):
+        message = f"does not satisfy '{error.validator}' (value hidden: secret field)"
+    raise IntegrationConfigError(
+        f"config field '{field}': {redact(message, secrets)}", integration=integration
+    )
+
+
+def _touches_secret(instance: Any, secrets: frozenset[str]) -> bool:
+    text = repr(instance)
+    return any(secret in text for secret in secrets)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret value in ``text`` by ``***``."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_value(value: Any, secrets: frozenset[str]) -> Any:
+    """``redact`` applied to every string inside a JSON-like value."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, Mapping):
+        return {redact_value(k, secrets): redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v, secrets) for v in value]
+    return value

@@ -1,0 +1,334 @@
+"""Find integrations: read integrations.json, import each integration, collect its tasks.
+
+Rules: ``integrations/<name>/entry.py`` defines ``Runner``; tasks live in
+``collectors/*.py``, ``insights/*.py`` (and the older ``tasks/*.py``); modules whose name
+starts with ``_`` are skipped; nothing is imported for an integration that is disabled or
+was not asked for. A broken integration becomes a :class:`LoadProblem`, never an exception
+that takes the others down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from integrations_pipeline.dependencies import resolve_dependencies
+from integrations_pipeline.errors import IntegrationError, IntegrationLoadError, TaskDefinitionError
+from integrations_pipeline.runner import BaseRunner
+from integrations_pipeline.tasks import REGISTRY, TASK_MARKER, TaskDef, TaskRegistry, TaskSpec
+
+INTEGRATION_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+TASK_FOLDERS = {"collectors": "collector", "insights": "insight", "tasks": None}
+
+
+def project_dir() -> Path:
+    """The folder holding integrations.json and integrations/ (``INTEGRATIONS_PROJECT_DIR``)."""
+    configured = os.environ.get("INTEGRATIONS_PROJECT_DIR")
+    if configured:
+        return Path(configured).resolve()
+    return Path(__file__).resolve().parent.parent
+
+
+class IntegrationEntry(BaseModel):
+    """One entry of integrations.json."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=INTEGRATION_NAME_PATTERN)
+    title: str
+    description: str = ""
+    enabled: bool = True
+    version: str | None = None
+    config_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"}, alias="schema")
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """Something wrong with one integration (or with integrations.json itself)."""
+
+    integration: str | None
+    message: str
+    detail: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.integration}: {self.message}" if self.integration else self.message
+
+
+@dataclass
+class Integration:
+    """A loaded integration: its entry, Runner class and enabled tasks in execution order."""
+
+    entry: IntegrationEntry
+    folder: Path
+    runner_cls: type[BaseRunner]
+    all_tasks: dict[str, TaskDef]
+    unrunnable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return self.entry.config_schema
+
+    @property
+    def tasks(self) -> dict[str, TaskDef]:
+        return {
+            n: t for n, t in self.all_tasks.items() if t.spec.enabled and n not in self.unrunnable
+        }
+
+    @property
+    def collectors(self) -> list[TaskDef]:
+        return [t for t in self.tasks.values() if not t.is_insight]
+
+    @property
+    def insights(self) -> list[TaskDef]:
+        return [t for t in self.tasks.values() if t.is_insight]
+
+
+@dataclass
+class Catalog:
+    """Everything discovery found: entries, loaded integrations and problems."""
+
+    entries: list[IntegrationEntry] = field(default_factory=list)
+    integrations: dict[str, Integration] = field(default_factory=dict)
+    problems: list[LoadProblem] = field(default_factory=list)
+
+    def problems_of(self, name: str) -> list[LoadProblem]:
+        return [p for p in self.problems if p.integration == name]
+
+
+def load_catalog(project: Path | None = None, *, only: Iterable[str] | None = None) -> Catalog:
+    """Read integrations.json below ``project`` and load its enabled integrations.
+
+    Args:
+        project: Folder with integrations.json and integrations/ (default: ``project_dir()``).
+        only: Load only these integrations (the others are still listed as entries).
+    """
+    project = project or project_dir()
+    catalog = Catalog()
+    wanted = set(only) if only is not None else None
+    integrations_dir = project / "integrations"
+    raw_entries = _read_entries(project / "integrations.json", catalog)
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_entries):
+        entry = _parse_entry(index, raw, catalog)
+        if entry is None:
+            continue
+        if entry.name in seen:
+            catalog.problems.append(LoadProblem(entry.name, "appears twice in integrations.json"))
+            continue
+        seen.add(entry.name)
+        catalog.entries.append(entry)
+        if not entry.enabled or (wanted is not None and entry.name not in wanted):
+            continue
+        try:
+            catalog.integrations[entry.name] = load_integration(entry, integrations_dir)
+        except IntegrationError as error:
+            catalog.problems.append(LoadProblem(entry.name, error.reason if error.integration == entry.name else str(error), _cause(error)))
+    if integrations_dir.is_dir():
+        for folder in sorted(integrations_dir.iterdir()):
+            if _is_integration_folder(folder) and folder.name not in seen:
+                catalog.problems.append(
+                    LoadProblem(folder.name, f"folder {folder} has no entry in integrations.json")
+                )
+    return catalog
+
+
+def _cause(error: BaseException) -> str | None:
+    cause = error.__cause__
+    if cause is None:
+        return None
+    return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+
+
+def _is_integration_folder(folder: Path) -> bool:
+    return folder.is_dir() and not folder.name.startswith(("_", ".")) and (folder / "entry.py").exists()
+
+
+def _read_entries(path: Path, catalog: Catalog) -> list[Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        catalog.problems.append(LoadProblem(None, f"{path} not found"))
+        return []
+    except (OSError, ValueError) as error:
+        catalog.problems.append(LoadProblem(None, f"{path} is not valid JSON: {error}"))
+        return []
+    if not isinstance(data, list):
+        catalog.problems.append(LoadProblem(None, f"{path} must hold a JSON array of integrations"))
+        return []
+    return data
+
+
+def _parse_entry(index: int, raw: Any, catalog: Catalog) -> IntegrationEntry | None:
+    name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
+    try:
+        entry = IntegrationEntry.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"'{'.'.join(str(p) for p in item['loc'])}': {item['msg']}" if item["loc"] else item["msg"]
+            for item in error.errors()
+        )
+        catalog.problems.append(
+            LoadProblem(name, f"integrations.json entry #{index + 1} is invalid: {problems}")
+        )
+        return None
+    try:
+        validator = jsonschema.validators.validator_for(entry.config_schema)
+        validator.check_schema(entry.config_schema)
+    except jsonschema.SchemaError as error:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        catalog.problems.append(
+            LoadProblem(entry.name, f"invalid JSON Schema in integrations.json at {where}: {error.message}")
+        )
+        return None
+    if entry.config_schema.get("type", "object") != "object":
+        catalog.problems.append(
+            LoadProblem(entry.name, "the config JSON Schema must describe an object (type: object)")
+        )
+        return None
+    return entry
+
+
+def package_for(directory: Path) -> str:
+    """The dotted package name of ``directory``, putting its import root on ``sys.path``."""
+    directory = directory.resolve()
+    parts = [directory.name]
+    parent = directory.parent
+    while (parent / "__init__.py").exists():
+        parts.insert(0, parent.name)
+        parent = parent.parent
+    if str(parent) not in sys.path:
+        sys.path.insert(0, str(parent))
+    return ".".join(parts)
+
+
+def load_integration(entry: IntegrationEntry, integrations_dir: Path) -> Integration:
+    """Import one integration's Runner and tasks; errors name the integration and file."""
+    folder = integrations_dir / entry.name
+    if not folder.is_dir():
+        raise IntegrationLoadError(f"no folder {folder}", integration=entry.name)
+    entry_file = folder / "entry.py"
+    if not entry_file.exists():
+        raise IntegrationLoadError("entry.py is missing", integration=entry.name, file=str(entry_file))
+    package = f"{package_for(integrations_dir)}.{entry.name}"
+    module = _import(f"{package}.entry", entry.name, entry_file)
+    runner_cls = getattr(module, "Runner", None)
+    if not (isinstance(runner_cls, type) and issubclass(runner_cls, BaseRunner)):
+        raise IntegrationLoadError(
+            "entry.py must define class Runner(BaseRunner)", integration=entry.name, file=str(entry_file)
+        )
+    if runner_cls.name != entry.name:
+        raise IntegrationLoadError(
+            f"Runner.name is {runner_cls.name!r} but the folder and integrations.json say {entry.name!r}",
+            integration=entry.name,
+            file=str(entry_file),
+        )
+    tasks = load_tasks(entry.name, package, folder)
+    return Integration(
+        entry=entry,
+        folder=folder,
+        runner_cls=runner_cls,
+        all_tasks=tasks,
+        unrunnable=unrunnable_tasks(tasks.values()),
+    )
+
+
+def _import(module_name: str, integration: str, file: Path) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except IntegrationError:
+        raise
+    except BaseException as error:  # noqa: BLE001 - user code may raise anything, even SystemExit
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        detail = f"{type(error).__name__}: {error}"
+        raise IntegrationLoadError(
+            f"cannot import {file.name}: {detail}", integration=integration, file=str(file)
+        ) from error
+
+
+def load_tasks(integration: str, package: str, folder: Path) -> dict[str, TaskDef]:
+    """Import the task modules of one integration and register its tasks, in execution order."""
+    registry = TaskRegistry()
+    for sub, expected_type in TASK_FOLDERS.items():
+        directory = folder / sub
+        if not directory.is_dir():
+            continue
+        for file in sorted(directory.glob("*.py")):
+            if file.name.startswith("_"):
+                continue
+            module = _import(f"{package}.{sub}.{file.stem}", integration, file)
+            for task_def in _tasks_in(module, integration, str(file)):
+                if expected_type and task_def.spec.type != expected_type:
+                    raise TaskDefinitionError(
+                        f"is a {task_def.spec.type} but lives in {sub}/; "
+                        f"put it in {task_def.spec.type}s/ or set type='{expected_type}'",
+                        integration=integration,
+                        task=task_def.name,
+                        file=str(file),
+                    )
+                registry.register(task_def)
+    ordered = sorted(
+        resolve_dependencies(list(registry.tasks(integration).values())),
+        key=lambda t: (t.is_insight, t.spec.order, t.name),
+    )
+    tasks = {t.name: t for t in ordered}
+    REGISTRY.replace(integration, ordered)
+    return tasks
+
+
+def _tasks_in(module: Any, integration: str, file: str) -> list[TaskDef]:
+    found = []
+    for value in vars(module).values():
+        spec = getattr(value, TASK_MARKER, None)
+        if isinstance(spec, TaskSpec) and getattr(value, "__module__", None) == module.__name__:
+            found.append(TaskDef(integration=integration, spec=spec, fn=value, file=file))
+    return found
+
+
+def unrunnable_tasks(task_defs: Iterable[TaskDef]) -> dict[str, str]:
+    """Enabled tasks that cannot run because a task whose data they read is disabled."""
+    task_defs = list(task_defs)
+    runnable = {t.name for t in task_defs if t.spec.enabled}
+    reasons: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for task_def in task_defs:
+            if task_def.name not in runnable:
+                continue
+            missing = [dep for dep in task_def.data_deps if dep not in runnable]
+            if missing:
+                runnable.discard(task_def.name)
+                reasons[task_def.name] = (
+                    f"reads the data of {', '.join(repr(m) for m in missing)}, which will not run "
+                    "(disabled); it is left out of the job"
+                )
+                changed = True
+    return reasons
+
+
+def load_tasks_for_runner(runner_cls: type[BaseRunner]) -> dict[str, TaskDef]:
+    """The tasks of ``runner_cls``'s integration, loading them from its folder if needed."""
+    name = runner_cls.name
+    if REGISTRY.has(name):
+        return REGISTRY.tasks(name)
+    package = runner_cls.__module__.rpartition(".")[0]
+    module = sys.modules.get(package) or importlib.import_module(package)
+    folder = Path(module.__file__ or "").parent if getattr(module, "__file__", None) else Path(
+        next(iter(module.__path__))
+    )
+    return load_tasks(name, package, folder)

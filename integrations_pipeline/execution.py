@@ -1,0 +1,250 @@
+"""Running an integration's parts: the session (config + StageOne) and each task.
+
+A task runs in a daemon thread so that ``task_timeout`` can end the step without waiting
+for the task: a task stuck on a hung API keeps its thread until the run's process exits,
+but the run goes on. Everything a task says (logs, errors, its result) passes through the
+session's redaction of secret values before it reaches Dagster or the database.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from integrations_pipeline.config import ResolvedConfig, redact, redact_value, resolve_config
+from integrations_pipeline.discovery import Integration
+from integrations_pipeline.errors import (
+    IntegrationConfigError,
+    IntegrationError,
+    StageOneError,
+    TaskFailedError,
+    TaskTimeoutError,
+)
+from integrations_pipeline.results import CollectorResult, InsightResult, validate_result
+from integrations_pipeline.runner import BaseRunner, TaskContext
+from integrations_pipeline.tasks import TaskDef
+
+LOG_POLL_SECONDS = 0.05
+
+
+@dataclass
+class Session:
+    """An integration ready to run tasks: its resolved config and StageOne's base dict."""
+
+    integration: Integration
+    config: ResolvedConfig
+    runner: BaseRunner
+    base: Mapping[str, Any]
+    stage_two: Any
+
+    @property
+    def name(self) -> str:
+        return self.integration.name
+
+    def selected(self, task: str) -> bool:
+        return not self.config.tasks or task in self.config.tasks
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.config.secrets)
+
+    def redact_value(self, value: Any) -> Any:
+        return redact_value(value, self.config.secrets)
+
+
+def resolve_integration_config(
+    integration: Integration, config: Mapping[str, Any], *, unresolved: Mapping[str, Any] | None = None
+) -> ResolvedConfig:
+    """Validate a config for ``integration``, including the names in ``tasks``."""
+    resolved = resolve_config(integration.name, integration.schema, config, unresolved=unresolved)
+    for name in resolved.tasks:
+        if name in integration.tasks:
+            continue
+        if name in integration.all_tasks:
+            why = integration.unrunnable.get(name, "it is disabled (enabled=False)")
+            raise IntegrationConfigError(
+                f"config field 'tasks' names '{name}', but {why}", integration=integration.name
+            )
+        raise IntegrationConfigError(
+            f"config field 'tasks' names '{name}', which is not a task of this integration "
+            f"(tasks: {', '.join(integration.tasks) or 'none'})",
+            integration=integration.name,
+        )
+    return resolved
+
+
+def open_session(
+    integration: Integration, config: Mapping[str, Any], *, unresolved: Mapping[str, Any] | None = None
+) -> Session:
+    """Validate the config, build the integration's Runner and run its StageOne."""
+    resolved = resolve_integration_config(integration, config, unresolved=unresolved)
+    runner_config = dict(resolved.values)
+    if resolved.tasks:
+        runner_config["tasks"] = list(resolved.tasks)
+    runner_config["task_timeout"] = resolved.task_timeout
+    try:
+        runner = integration.runner_cls(runner_config)
+        stage_one = runner.StageOne(runner.config)
+        base = stage_one.start()
+    except IntegrationError:
+        raise
+    except Exception as error:
+        raise StageOneError(
+            f"StageOne failed: {redact(_describe(error), resolved.secrets)}",
+            integration=integration.name,
+        ) from None
+    if base is None:
+        base = {}
+    if not isinstance(base, Mapping):
+        raise StageOneError(
+            f"StageOne.start() returned {type(base).__name__}; it must return a dict",
+            integration=integration.name,
+        )
+    stage_two = runner.StageTwo(runner.config, base)
+    return Session(integration=integration, config=resolved, runner=runner, base=base, stage_two=stage_two)
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@dataclass
+class TaskOutcome:
+    """What became of one task in one run."""
+
+    task: str
+    type: str
+    status: Literal["succeeded", "failed", "skipped"]
+    data: Any = None
+    message: str | None = None
+    violation: bool = False
+    errors: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    error: str | None = None
+    duration: float = 0.0
+
+
+# Outcomes of runs whose caller asked for them (the testing helper), by run id.
+_CAPTURED: dict[str, list[TaskOutcome]] = {}
+_CAPTURED_LOCK = threading.Lock()
+
+
+@contextmanager
+def capture_outcomes(run_id: str) -> Iterator[list[TaskOutcome]]:
+    """Collect the :class:`TaskOutcome` of every task of run ``run_id`` in this process."""
+    outcomes: list[TaskOutcome] = []
+    with _CAPTURED_LOCK:
+        _CAPTURED[run_id] = outcomes
+    try:
+        yield outcomes
+    finally:
+        with _CAPTURED_LOCK:
+            _CAPTURED.pop(run_id, None)
+
+
+def record_outcome(run_id: str, outcome: TaskOutcome) -> None:
+    with _CAPTURED_LOCK:
+        sink = _CAPTURED.get(run_id)
+        if sink is not None:
+            sink.append(outcome)
+
+
+@dataclass
+class TaskRun:
+    """A finished task: its validated result and the errors it recorded."""
+
+    result: CollectorResult
+    errors: list[str]
+    logs: list[str]
+    duration: float
+
+    @property
+    def violation(self) -> bool:
+        return isinstance(self.result, InsightResult) and self.result.violation
+
+
+def run_task(
+    session: Session,
+    task_def: TaskDef,
+    inputs: Mapping[str, Mapping[str, Any]],
+    *,
+    status_of: Callable[[str], bool],
+    log: Callable[[str], None],
+    log_error: Callable[[str], None],
+) -> TaskRun:
+    """Run one task under the session's ``task_timeout``; raise an IntegrationError on failure.
+
+    ``log`` and ``log_error`` are called from the caller's thread only.
+    """
+    lines: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+    logs: list[str] = []
+    errors: list[str] = []
+    ctx = TaskContext(
+        integration=session.name,
+        task=task_def.name,
+        config=session.runner.config,
+        base=session.base,
+        inputs=inputs,
+        status_of=status_of,
+        known_tasks={name: t.spec.type for name, t in session.integration.all_tasks.items()},
+        log=lambda message: lines.put(("log", message)),
+        error=lambda message: lines.put(("error", message)),
+    )
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = task_def.fn(session.stage_two, ctx)
+        except BaseException as error:  # noqa: BLE001 - reported to the step, whatever it is
+            box["error"] = error
+
+    def drain() -> None:
+        while True:
+            try:
+                kind, message = lines.get_nowait()
+            except queue.Empty:
+                return
+            message = session.redact(message)
+            if kind == "error":
+                errors.append(message)
+                log_error(message)
+            else:
+                logs.append(message)
+                log(message)
+
+    started = time.monotonic()
+    deadline = started + session.config.task_timeout
+    worker = threading.Thread(
+        target=target, name=f"{session.name}.{task_def.name}", daemon=True
+    )
+    worker.start()
+    while worker.is_alive():
+        worker.join(min(LOG_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        drain()
+        if worker.is_alive() and time.monotonic() >= deadline:
+            raise TaskTimeoutError(
+                f"timed out after {session.config.task_timeout:g} s (task_timeout); "
+                "the task was abandoned",
+                integration=session.name,
+                task=task_def.name,
+            )
+    drain()
+    duration = time.monotonic() - started
+    if "error" in box:
+        error = box["error"]
+        if isinstance(error, IntegrationError):
+            raise type(error)(session.redact(error.reason), integration=error.integration, task=error.task)
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        failure = TaskFailedError(
+            f"raised {session.redact(_describe(error))}", integration=session.name, task=task_def.name
+        )
+        failure.traceback_text = session.redact(trace)  # type: ignore[attr-defined]
+        raise failure
+    result = validate_result(task_def, box.get("value"))
+    return TaskRun(result=result, errors=errors, logs=logs, duration=duration)

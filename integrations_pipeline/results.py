@@ -1,0 +1,56 @@
+"""Return formats of collectors and insights (the authoring guide's tables), validated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
+
+from integrations_pipeline.errors import TaskResultError
+from integrations_pipeline.tasks import TaskDef
+
+
+class CollectorResult(BaseModel):
+    """``{"data": dict | list, "message": str}``; data is required."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    data: dict[str, Any] | list[Any]
+    message: str | None = None
+
+
+class InsightResult(CollectorResult):
+    """``{"data": ..., "violation": bool = False, "message": str}``."""
+
+    violation: StrictBool = False
+
+
+def validate_result(task_def: TaskDef, value: object) -> CollectorResult:
+    """Check a task's return value against its return format; the error names the task."""
+    model = InsightResult if task_def.is_insight else CollectorResult
+    if not isinstance(value, dict):
+        raise TaskResultError(
+            f"returned {type(value).__name__}, expected a dict like {_shape(task_def)}",
+            integration=task_def.integration,
+            task=task_def.name,
+        )
+    try:
+        return model.model_validate(value)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"'{'.'.join(str(p) for p in item['loc'])}': {item['msg']}"
+            if item["loc"]
+            else item["msg"]
+            for item in error.errors()
+        )
+        raise TaskResultError(
+            f"returned a malformed result ({problems}); expected {_shape(task_def)}",
+            integration=task_def.integration,
+            task=task_def.name,
+        ) from None
+
+
+def _shape(task_def: TaskDef) -> str:
+    if task_def.is_insight:
+        return '{"data": dict|list, "violation": bool, "message": str}'
+    return '{"data": dict|list, "message": str}'

@@ -1,0 +1,149 @@
+"""BaseRunner, its stages and the TaskContext a task receives (the authoring guide's API)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from integrations_pipeline.errors import TaskNotRunError
+
+if TYPE_CHECKING:
+    from integrations_pipeline.testing import IntegrationRunResult
+
+
+class BaseRunner:
+    """Base class of every integration's ``Runner`` in ``entry.py``.
+
+    Subclasses set ``name`` (the integration's folder and integrations.json name), call
+    ``register_tasks(self.__class__)`` and ``super().__init__(config)`` in ``__init__``,
+    and define ``StageOne`` (authentication; returns the base dict) and ``StageTwo``.
+    """
+
+    name: str = ""
+
+    class StageOne:
+        """Authentication / setup. ``start()`` returns the dict tasks read with ``ctx.base``."""
+
+        def __init__(self, config: dict[str, Any]) -> None:
+            self.config = config
+
+        def start(self) -> dict[str, Any]:
+            return self.authenticate()
+
+        def authenticate(self) -> dict[str, Any]:
+            return {}
+
+    class StageTwo:
+        """Task execution phase: tasks are bound here as methods by ``register_tasks``."""
+
+        def __init__(self, config: dict[str, Any], base: Mapping[str, Any]) -> None:
+            self.config = config
+            self.base = base
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def run(self, **kwargs: Any) -> IntegrationRunResult:
+        """Run this integration in-process on Dagster with ``self.config``.
+
+        Keyword arguments go to :func:`integrations_pipeline.testing.run_integration`.
+        """
+        from integrations_pipeline.testing import run_integration
+
+        config = {k: v for k, v in self.config.items() if k != "integration_name"}
+        return run_integration(self.name, config, **kwargs)
+
+
+def register_tasks(runner_cls: type[BaseRunner]) -> None:
+    """Bind the integration's discovered ``@task`` functions to ``runner_cls.StageTwo``.
+
+    Loads the integration's collectors and insights if discovery has not done so yet, so a
+    Runner can also be used on its own.
+    """
+    from integrations_pipeline.discovery import load_tasks_for_runner
+
+    task_defs = load_tasks_for_runner(runner_cls)
+    stage_two = runner_cls.__dict__.get("StageTwo")
+    if stage_two is None:
+        # The Runner inherits BaseRunner.StageTwo: give it its own class so tasks of one
+        # integration are never bound onto another's.
+        stage_two = type("StageTwo", (runner_cls.StageTwo,), {})
+        runner_cls.StageTwo = stage_two  # type: ignore[misc]
+    for task_def in task_defs.values():
+        setattr(stage_two, task_def.name, task_def.fn)
+
+
+class TaskContext:
+    """What a task receives as ``ctx``.
+
+    Attributes:
+        config: The integration's config (the deployment's or the run's).
+        integration: The integration's name.
+        task: The running task's name.
+    """
+
+    def __init__(
+        self,
+        *,
+        integration: str,
+        task: str,
+        config: dict[str, Any],
+        base: Mapping[str, Any],
+        inputs: Mapping[str, Mapping[str, Any]],
+        status_of: Callable[[str], bool],
+        known_tasks: Mapping[str, str],
+        log: Callable[[str], None],
+        error: Callable[[str], None],
+    ) -> None:
+        self.integration = integration
+        self.task = task
+        self.config = config
+        self._base = base
+        self._inputs = inputs
+        self._status_of = status_of
+        self._known_tasks = known_tasks
+        self._log = log
+        self._error = error
+
+    def base(self, key: str, default: Any = None) -> Any:
+        """A value of the dict StageOne returned (``default`` when absent)."""
+        return self._base.get(key, default)
+
+    def get_data(self, task: str) -> Any:
+        """The ``data`` another task returned in this run."""
+        return self._output_of(task)["data"]
+
+    def get_message(self, task: str) -> str | None:
+        """The ``message`` another task returned in this run."""
+        return self._output_of(task).get("message")
+
+    def succeeded(self, task: str) -> bool:
+        """Whether another task ran and succeeded in this run."""
+        if task in self._inputs:
+            return True
+        return self._status_of(task)
+
+    def add_log(self, message: str) -> None:
+        """Add a line to the run's event log."""
+        self._log(str(message))
+
+    def add_error(self, message: str) -> None:
+        """Record an error on this task without failing it."""
+        self._error(str(message))
+
+    def _output_of(self, task: str) -> Mapping[str, Any]:
+        output = self._inputs.get(task)
+        if output is not None:
+            return output
+        kind = self._known_tasks.get(task)
+        if kind is None:
+            reason = f"asked for task '{task}', which this integration does not have"
+        elif self._status_of(task):
+            reason = (
+                f"asked for the data of '{task}', which is not one of its declared inputs; "
+                f"call ctx.get_data('{task}') with a literal name or add "
+                f"depends_on=['{task}'] to its @task"
+            )
+        else:
+            reason = f"asked for the data of '{task}', which did not run or failed in this run"
+        raise TaskNotRunError(reason, integration=self.integration, task=self.task)
