@@ -1,0 +1,148 @@
+"""Run an integration in-process and read each task's outcome: for integration authors' tests.
+
+Example::
+
+    from integrations_pipeline.testing import run_integration
+
+    def test_check_item_flags_item_1():
+        result = run_integration("hello_world", {"api_key": "test-key"})
+        assert result.success
+        assert result["check_item"].violation
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from integrations_pipeline.compile import compile_integration
+from integrations_pipeline.discovery import Integration, load_catalog
+from integrations_pipeline.errors import IntegrationLoadError
+from integrations_pipeline.execution import TaskOutcome, capture_outcomes
+
+__all__ = ["IntegrationRunResult", "TaskOutcome", "load_integration_by_name", "run_integration"]
+
+
+@dataclass
+class IntegrationRunResult:
+    """The outcome of one in-process run: per task and for the run as a whole."""
+
+    integration: str
+    run_id: str
+    success: bool
+    tasks: dict[str, TaskOutcome]
+    errors: list[str] = field(default_factory=list)
+    dagster_result: dg.ExecuteInProcessResult | None = None
+
+    def __getitem__(self, task: str) -> TaskOutcome:
+        return self.tasks[task]
+
+    @property
+    def violations(self) -> list[str]:
+        """Names of the insights that reported a violation."""
+        return [name for name, outcome in self.tasks.items() if outcome.violation]
+
+
+def load_integration_by_name(name: str, project: Path | None = None) -> Integration:
+    """Load one integration; raises IntegrationLoadError listing its problems."""
+    catalog = load_catalog(project, only=[name])
+    integration = catalog.integrations.get(name)
+    if integration is None:
+        problems = "; ".join(p.message for p in catalog.problems_of(name))
+        known = ", ".join(e.name for e in catalog.entries)
+        raise IntegrationLoadError(
+            problems or f"not found or disabled in integrations.json (known: {known})",
+            integration=name,
+        )
+    return integration
+
+
+def run_integration(
+    name: str,
+    config: Mapping[str, Any] | None = None,
+    *,
+    tasks: Iterable[str] | None = None,
+    task_timeout: float | None = None,
+    project: Path | None = None,
+    instance: dg.DagsterInstance | None = None,
+    tags: Mapping[str, str] | None = None,
+    integration: Integration | None = None,
+) -> IntegrationRunResult:
+    """Run integration ``name`` in this process on Dagster and return each task's outcome.
+
+    Args:
+        name: The integration's name.
+        config: Its config (as in integrations.json's schema); ``{env: VAR}`` allowed.
+        tasks: Run only these tasks (the ``tasks`` config key).
+        task_timeout: Seconds per task (the ``task_timeout`` config key).
+        project: Folder with integrations.json and integrations/ (default: this project).
+        instance: Dagster instance to run on (default: an ephemeral one).
+        tags: Run tags, e.g. ``{"deployment": "acme"}``.
+        integration: An already loaded integration (skips discovery).
+    """
+    integration = integration or load_integration_by_name(name, project)
+    compiled = compile_integration(integration)
+    defs = dg.Definitions(
+        assets=compiled.assets,
+        asset_checks=compiled.checks,
+        jobs=[compiled.job],
+        resources={name: compiled.resource},
+    )
+    job = defs.get_job_def(name)
+    run_config_values = dict(config or {})
+    if tasks is not None:
+        run_config_values["tasks"] = list(tasks)
+    if task_timeout is not None:
+        run_config_values["task_timeout"] = task_timeout
+    run_id = str(uuid.uuid4())
+    with capture_outcomes(run_id) as outcomes:
+        result = job.execute_in_process(
+            run_config={"resources": {name: {"config": run_config_values}}},
+            instance=instance,
+            run_id=run_id,
+            tags=dict(tags or {}),
+            raise_on_error=False,
+        )
+    by_task = {outcome.task: outcome for outcome in outcomes}
+    for task_name, task_def in integration.tasks.items():
+        by_task.setdefault(task_name, TaskOutcome(task_name, task_def.spec.type, "skipped"))
+    ordered = {t: by_task[t] for t in integration.tasks}
+    return IntegrationRunResult(
+        integration=name,
+        run_id=run_id,
+        success=result.success,
+        tasks=ordered,
+        errors=run_errors(result.all_events),
+        dagster_result=result,
+    )
+
+
+def run_errors(events: Iterable[dg.DagsterEvent]) -> list[str]:
+    """The error messages of failed steps, resources and the run, in order."""
+    messages = []
+    for event in events:
+        data = event.event_specific_data
+        error = getattr(data, "error", None)
+        if error is not None and event.event_type in (
+            dg.DagsterEventType.STEP_FAILURE,
+            dg.DagsterEventType.RUN_FAILURE,
+            dg.DagsterEventType.RESOURCE_INIT_FAILURE,
+            dg.DagsterEventType.ENGINE_EVENT,
+        ):
+            messages.append(_innermost(error))
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            user = getattr(data, "user_failure_data", None)
+            if user is not None and user.description:
+                messages.append(user.description)
+    return list(dict.fromkeys(messages))
+
+
+def _innermost(error: Any) -> str:
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return str(error.message).strip()
