@@ -88,7 +88,7 @@ def build_definitions(catalog: Catalog) -> dg.Definitions:
         try:
             compiled = compile_integration(integration)
         except IntegrationError as error:
-            problems.append(LoadProblem(integration.name, error.reason))
+            problems.append(LoadProblem(integration.name, error.detail()))
             continue
         assets.extend(compiled.assets)
         checks.extend(compiled.checks)

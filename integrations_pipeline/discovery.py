@@ -122,6 +122,7 @@ def load_catalog(project: Path | None = None, *, only: Iterable[str] | None = No
     integrations_dir = project / "integrations"
     raw_entries = _read_entries(project / "integrations.json", catalog)
     seen: set[str] = set()
+    listed = {raw.get("name") for raw in raw_entries if isinstance(raw, dict)}
     for index, raw in enumerate(raw_entries):
         entry = _parse_entry(index, raw, catalog)
         if entry is None:
@@ -136,10 +137,11 @@ def load_catalog(project: Path | None = None, *, only: Iterable[str] | None = No
         try:
             catalog.integrations[entry.name] = load_integration(entry, integrations_dir)
         except IntegrationError as error:
-            catalog.problems.append(LoadProblem(entry.name, error.reason if error.integration == entry.name else str(error), _cause(error)))
+            message = error.detail() if error.integration == entry.name else str(error)
+            catalog.problems.append(LoadProblem(entry.name, message, _cause(error)))
     if integrations_dir.is_dir():
         for folder in sorted(integrations_dir.iterdir()):
-            if _is_integration_folder(folder) and folder.name not in seen:
+            if _is_integration_folder(folder) and folder.name not in listed:
                 catalog.problems.append(
                     LoadProblem(folder.name, f"folder {folder} has no entry in integrations.json")
                 )

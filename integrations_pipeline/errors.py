@@ -20,16 +20,18 @@ class IntegrationError(Exception):
         self.reason = message
         super().__init__(self._render())
 
-    def _render(self) -> str:
+    def detail(self) -> str:
+        """The message without the integration's name (for lists grouped by integration)."""
+        return self._render(with_integration=False)
+
+    def _render(self, *, with_integration: bool = True) -> str:
         where = []
-        if self.integration:
+        if self.integration and with_integration:
             where.append(f"integration '{self.integration}'")
         if self.task:
             where.append(f"task '{self.task}'")
-        if self.file:
-            where.append(f"({self.file})")
-        prefix = " ".join(where)
-        return f"{prefix}: {self.reason}" if prefix else self.reason
+        text = f"{' '.join(where)}: {self.reason}" if where else self.reason
+        return f"{text} (in {self.file})" if self.file else text
 
 
 class TaskDefinitionError(IntegrationError):

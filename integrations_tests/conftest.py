@@ -1,0 +1,78 @@
+"""Shared fixtures: a clean registry, environment and database for every test."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from integrations_pipeline import store
+from integrations_pipeline.tasks import REGISTRY
+
+CASES = Path(__file__).parent / "framework" / "cases"
+PROJECT = Path(__file__).resolve().parent.parent
+POSTGRES_ADMIN_URL = os.environ.get(
+    "INTEGRATIONS_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+_ENV_PREFIXES = ("INTEGRATIONS_", "DAGSTER_HOME", "HELLO_WORLD_", "GUIDE_DEMO_")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Own data dir per test, no stray configuration, a fresh registry and modules."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES) and name != "INTEGRATIONS_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("INTEGRATIONS_HOME", str(tmp_path / "integrations-home"))
+    REGISTRY.reset()
+    yield tmp_path
+    REGISTRY.reset()
+    store.dispose_engines()
+    for module in [m for m in sys.modules if m.startswith(("integrations.", "integrations_tests.framework.cases."))]:
+        del sys.modules[module]
+
+
+def case(name: str) -> Path:
+    """The folder of a sample project under integrations_tests/framework/cases/."""
+    return CASES / name
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database; fails in CI (and skips elsewhere) without a server."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect():
+            pass
+    except sqlalchemy.exc.OperationalError as error:
+        admin.dispose()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and is unreachable: {error}")
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}")
+    name = f"integrations_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        store.dispose_engines()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test using it runs on the embedded SQLite and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("INTEGRATIONS_DATABASE_URL", url)
+    return url

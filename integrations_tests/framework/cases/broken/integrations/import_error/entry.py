@@ -1,0 +1,16 @@
+import a_module_that_does_not_exist  # noqa: F401
+from integrations_pipeline.sdk import BaseRunner, register_tasks
+
+
+class Runner(BaseRunner):
+    name = "import_error"
+
+    def __init__(self, config):
+        register_tasks(self.__class__)
+        super().__init__(config)
+
+    class StageOne(BaseRunner.StageOne):
+        pass
+
+    class StageTwo(BaseRunner.StageTwo):
+        pass
