@@ -241,18 +241,18 @@ def _validate_schema(
     error = best_match(validator.iter_errors(values))
     if error is None:
         return
-    field = ".".join(str(p) for p in error.absolute_path) or "(root)"
+    path = [str(p) for p in error.absolute_path]
+    missing = re.match(r"^'(.+)' is a required property$", error.message)
+    if error.validator == "required" and missing:
+        path.append(missing.group(1))
+    field = ".".join(path) or "(root)"
     message = error.message
-    if _touches_secret(error.instance, secrets) or is_secret_field(error.schema):
-        message = f"does not satisfy '{error.validator}' (value hidden: secret field)"
+    hidden = is_secret_field(error.schema) or (isinstance(error.instance, str) and error.instance in secrets)
+    if hidden:
+        message = f"does not satisfy '{error.validator}' (value hidden: secret)"
     raise IntegrationConfigError(
         f"config field '{field}': {redact(message, secrets)}", integration=integration
     )
-
-
-def _touches_secret(instance: Any, secrets: frozenset[str]) -> bool:
-    text = repr(instance)
-    return any(secret in text for secret in secrets)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

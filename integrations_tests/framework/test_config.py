@@ -61,7 +61,7 @@ def test_jsonschema_constraints_are_enforced_naming_the_field():
         resolve_config("demo", SCHEMA, {"api_key": "k" * 8, "region": "eu-west-1", "account_id": "123"})
     with pytest.raises(IntegrationConfigError, match=r"config field 'retries': -1 is less than the minimum"):
         resolve_config("demo", SCHEMA, {"api_key": "k" * 8, "region": "eu-west-1", "retries": -1})
-    with pytest.raises(IntegrationConfigError, match="'region' is a required property"):
+    with pytest.raises(IntegrationConfigError, match="config field 'region': 'region' is a required property"):
         resolve_config("demo", SCHEMA, {"api_key": "k" * 8})
 
 
