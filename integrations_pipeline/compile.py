@@ -162,7 +162,7 @@ def _session_resource(integration: Integration) -> dg.ResourceDefinition:
     name = integration.name
 
     def init_session(init_context: dg.InitResourceContext) -> Session:
-        run_config = init_context.dagster_run.run_config if init_context.dagster_run else {}
+        run_config = init_context.run.run_config if init_context.run else {}
         unresolved = ((run_config.get("resources") or {}).get(name) or {}).get("config")
         return open_session(integration, init_context.resource_config or {}, unresolved=unresolved)
 
@@ -240,7 +240,7 @@ def _run_step(
     task = task_def.name
     if not session.selected(task):
         context.log.info(f"[{task}] not run: the config's 'tasks' does not name it")
-        record_outcome(context.run_id, TaskOutcome(task, task_def.spec.type, "skipped"))
+        record_outcome(context.run.run_id, TaskOutcome(task, task_def.spec.type, "skipped"))
         return None
     data_inputs = {d: inputs[_input_name(d)] for d in task_def.data_deps}
     known = {d: _step_succeeded(context, integration, d, session) for d in task_def.status_deps}
@@ -261,14 +261,14 @@ def _run_step(
             log_error=lambda message: context.log.error(f"[{task}] error: {message}"),
         )
     except IntegrationError as error:
-        record_outcome(context.run_id, TaskOutcome(task, task_def.spec.type, "failed", error=str(error)))
+        record_outcome(context.run.run_id, TaskOutcome(task, task_def.spec.type, "failed", error=str(error)))
         metadata: dict[str, Any] = {"integration": integration.name, "task": task}
         trace = getattr(error, "traceback_text", None)
         if isinstance(error, TaskFailedError) and trace:
             metadata["traceback"] = dg.MetadataValue.text(trace)
         raise dg.Failure(description=str(error), metadata=metadata) from None
     record_outcome(
-        context.run_id,
+        context.run.run_id,
         TaskOutcome(
             task,
             task_def.spec.type,
@@ -304,7 +304,7 @@ def _step_succeeded(
     }
     while True:
         records = context.instance.get_records_for_run(
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             of_type={*terminal, dg.DagsterEventType.ASSET_MATERIALIZATION},
         ).records
         events = [r.event_log_entry.dagster_event for r in records]
@@ -359,7 +359,7 @@ def _evaluate(
             violation=run.violation,
             message=message,
             data=session.redact_value(run.result.data),
-            run_id=context.run_id,
+            run_id=context.run.run_id,
         )
     except Exception as error:
         raise dg.Failure(

@@ -93,7 +93,7 @@ def run_integration(
         jobs=[compiled.job],
         resources={name: compiled.resource},
     )
-    job = defs.get_job_def(name)
+    job = defs.resolve_job_def(name)
     run_config_values = dict(config or {})
     if tasks is not None:
         run_config_values["tasks"] = list(tasks)

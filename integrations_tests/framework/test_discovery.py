@@ -39,11 +39,11 @@ def test_broken_integrations_still_compile_to_a_loadable_code_location():
     assert "good_one" in job_names
     # A broken integration keeps a job that fails with its load error, so a deployment
     # of it fails loudly instead of silently never running.
-    broken = defs.get_job_def("syntax_error")
+    broken = defs.resolve_job_def("syntax_error")
     assert broken.description.startswith("BROKEN: cannot import collect.py: SyntaxError")
     result = broken.execute_in_process(raise_on_error=False)
     assert not result.success
-    good = defs.get_job_def("good_one").execute_in_process(raise_on_error=False)
+    good = defs.resolve_job_def("good_one").execute_in_process(raise_on_error=False)
     assert good.success
 
 
