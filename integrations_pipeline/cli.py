@@ -30,7 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="integrations", description=__doc__)
     parser.add_argument(
-        "--project", type=Path, default=None, help="folder with integrations.json (default: this project)"
+        "--project",
+        type=Path,
+        default=None,
+        help="folder with integrations.json (default: this project)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -178,7 +181,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     open_violations = get_store().list_violations(status="open", integration=args.name)
     print(f"\nopen violations of {args.name}: {len(open_violations)}")
     for record in open_violations:
-        print(f"  [{record['severity']}] {record['task']}: {record['message']} (last seen {record['last_seen']})")
+        seen = record["last_seen"]
+        print(f"  [{record['severity']}] {record['task']}: {record['message']} (last seen {seen})")
     return 0 if result.success else 1
 
 

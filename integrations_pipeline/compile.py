@@ -8,7 +8,6 @@ a collector failed. Step priorities keep the guide's order: collectors by order,
 insights by order.
 """
 
-
 import json
 import logging
 import time
@@ -67,6 +66,9 @@ integrations_executor = dg.ExecutorDefinition(
     requirements=multi_or_in_process_executor.get_requirements,
     description="In-process by default; multiprocess on request.",
 )
+
+
+StepContext = dg.OpExecutionContext | dg.AssetExecutionContext
 
 
 @dataclass
@@ -162,7 +164,7 @@ def _session_resource(integration: Integration) -> dg.ResourceDefinition:
     name = integration.name
 
     def init_session(init_context: dg.InitResourceContext) -> Session:
-        run_config = init_context.run.run_config if init_context.run else {}
+        run_config: Mapping[str, Any] = init_context.run.run_config if init_context.run else {}
         unresolved = ((run_config.get("resources") or {}).get(name) or {}).get("config")
         return open_session(integration, init_context.resource_config or {}, unresolved=unresolved)
 
@@ -234,7 +236,10 @@ def _insight_check(
 
 
 def _run_step(
-    context: dg.OpExecutionContext, integration: Integration, task_def: TaskDef, inputs: Mapping[str, Any]
+    context: StepContext,
+    integration: Integration,
+    task_def: TaskDef,
+    inputs: Mapping[str, Any],
 ) -> TaskRun | None:
     session: Session = getattr(context.resources, integration.name)
     task = task_def.name
@@ -281,13 +286,13 @@ def _run_step(
             duration=run.duration,
         ),
     )
-    context.log.info(f"[{task}] succeeded in {run.duration:.2f} s: {session.redact(run.result.message or '')}")
+    context.log.info(
+        f"[{task}] succeeded in {run.duration:.2f} s: {session.redact(run.result.message or '')}"
+    )
     return run
 
 
-def _step_succeeded(
-    context: dg.OpExecutionContext, integration: Integration, task: str, session: Session
-) -> bool:
+def _step_succeeded(context: StepContext, integration: Integration, task: str, session: Session) -> bool:
     """Whether ``task`` ran and produced its data in this run (waits while it is running)."""
     if task not in integration.tasks or integration.all_tasks[task].is_insight:
         return False
@@ -325,7 +330,7 @@ def _preview(value: Any) -> str:
 
 
 def _result_metadata(
-    context: dg.OpExecutionContext, integration: Integration, run: TaskRun, data: Any
+    context: StepContext, integration: Integration, run: TaskRun, data: Any
 ) -> dict[str, Any]:
     session: Session = getattr(context.resources, integration.name)
     metadata: dict[str, Any] = {
@@ -340,7 +345,7 @@ def _result_metadata(
 
 
 def _evaluate(
-    context: dg.OpExecutionContext,
+    context: StepContext,
     integration: Integration,
     task_def: TaskDef,
     target: dg.AssetKey,

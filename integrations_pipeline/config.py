@@ -66,7 +66,7 @@ def _translate_object(integration: str, schema: Mapping[str, Any], path: tuple[s
     properties = schema.get("properties") or {}
     required = set(schema.get("required") or [])
     fields = {
-        key: _field(integration, sub, path + (key,), required=key in required)
+        key: _field(integration, sub, (*path, key), required=key in required)
         for key, sub in properties.items()
         if isinstance(sub, Mapping)
     }
@@ -75,9 +75,7 @@ def _translate_object(integration: str, schema: Mapping[str, Any], path: tuple[s
     return dg.Shape(fields)
 
 
-def _field(
-    integration: str, schema: Mapping[str, Any], path: tuple[str, ...], *, required: bool
-) -> dg.Field:
+def _field(integration: str, schema: Mapping[str, Any], path: tuple[str, ...], *, required: bool) -> dg.Field:
     config_type = _translate(integration, schema, path)
     kwargs: dict[str, Any] = {"description": _describe(schema)}
     if "default" in schema and _default_fits(config_type, schema["default"]):
@@ -107,9 +105,7 @@ def _translate(integration: str, schema: Mapping[str, Any], path: tuple[str, ...
     if isinstance(json_type, list):
         non_null = [t for t in json_type if t != "null"]
         inner = (
-            _translate(integration, {**schema, "type": non_null[0]}, path)
-            if len(non_null) == 1
-            else dg.Any
+            _translate(integration, {**schema, "type": non_null[0]}, path) if len(non_null) == 1 else dg.Any
         )
         return dg.Noneable(inner) if "null" in json_type else inner
     if "enum" in schema and json_type in (None, "string") and _all_strings(schema["enum"]):
@@ -121,7 +117,7 @@ def _translate(integration: str, schema: Mapping[str, Any], path: tuple[str, ...
         return _translate_object(integration, schema, path)
     if json_type == "array":
         items = schema.get("items")
-        inner = _translate(integration, items, path + ("item",)) if isinstance(items, Mapping) else dg.Any
+        inner = _translate(integration, items, (*path, "item")) if isinstance(items, Mapping) else dg.Any
         return dg.Array(inner)
     return _SCALARS.get(json_type, dg.Any) if isinstance(json_type, str) else dg.Any
 

@@ -91,7 +91,9 @@ def _check_reference(
         problem = f"reads the data of insight '{name}'; tasks can read only collectors' data"
     else:
         return
-    raise TaskDefinitionError(problem, integration=task_def.integration, task=task_def.name, file=task_def.file)
+    raise TaskDefinitionError(
+        problem, integration=task_def.integration, task=task_def.name, file=task_def.file
+    )
 
 
 def _check_no_cycles(task_defs: Sequence[TaskDef]) -> None:

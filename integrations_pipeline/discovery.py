@@ -84,9 +84,7 @@ class Integration:
 
     @property
     def tasks(self) -> dict[str, TaskDef]:
-        return {
-            n: t for n, t in self.all_tasks.items() if t.spec.enabled and n not in self.unrunnable
-        }
+        return {n: t for n, t in self.all_tasks.items() if t.spec.enabled and n not in self.unrunnable}
 
     @property
     def collectors(self) -> list[TaskDef]:
@@ -230,7 +228,9 @@ def load_integration(entry: IntegrationEntry, integrations_dir: Path) -> Integra
     runner_cls = getattr(module, "Runner", None)
     if not (isinstance(runner_cls, type) and issubclass(runner_cls, BaseRunner)):
         raise IntegrationLoadError(
-            "entry.py must define class Runner(BaseRunner)", integration=entry.name, file=str(entry_file)
+            "entry.py must define class Runner(BaseRunner)",
+            integration=entry.name,
+            file=str(entry_file),
         )
     if runner_cls.name != entry.name:
         raise IntegrationLoadError(
@@ -253,7 +253,7 @@ def _import(module_name: str, integration: str, file: Path) -> Any:
         return importlib.import_module(module_name)
     except IntegrationError:
         raise
-    except BaseException as error:  # noqa: BLE001 - user code may raise anything, even SystemExit
+    except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
             raise
         detail = f"{type(error).__name__}: {error}"
@@ -330,7 +330,9 @@ def load_tasks_for_runner(runner_cls: type[BaseRunner]) -> dict[str, TaskDef]:
         return REGISTRY.tasks(name)
     package = runner_cls.__module__.rpartition(".")[0]
     module = sys.modules.get(package) or importlib.import_module(package)
-    folder = Path(module.__file__ or "").parent if getattr(module, "__file__", None) else Path(
-        next(iter(module.__path__))
+    folder = (
+        Path(module.__file__ or "").parent
+        if getattr(module, "__file__", None)
+        else Path(next(iter(module.__path__)))
     )
     return load_tasks(name, package, folder)

@@ -58,7 +58,10 @@ class Session:
 
 
 def resolve_integration_config(
-    integration: Integration, config: Mapping[str, Any], *, unresolved: Mapping[str, Any] | None = None
+    integration: Integration,
+    config: Mapping[str, Any],
+    *,
+    unresolved: Mapping[str, Any] | None = None,
 ) -> ResolvedConfig:
     """Validate a config for ``integration``, including the names in ``tasks``."""
     resolved = resolve_config(integration.name, integration.schema, config, unresolved=unresolved)
@@ -79,7 +82,10 @@ def resolve_integration_config(
 
 
 def open_session(
-    integration: Integration, config: Mapping[str, Any], *, unresolved: Mapping[str, Any] | None = None
+    integration: Integration,
+    config: Mapping[str, Any],
+    *,
+    unresolved: Mapping[str, Any] | None = None,
 ) -> Session:
     """Validate the config, build the integration's Runner and run its StageOne."""
     resolved = resolve_integration_config(integration, config, unresolved=unresolved)
@@ -201,7 +207,7 @@ def run_task(
     def target() -> None:
         try:
             box["value"] = task_def.fn(session.stage_two, ctx)
-        except BaseException as error:  # noqa: BLE001 - reported to the step, whatever it is
+        except BaseException as error:
             box["error"] = error
 
     def drain() -> None:
@@ -220,17 +226,14 @@ def run_task(
 
     started = time.monotonic()
     deadline = started + session.config.task_timeout
-    worker = threading.Thread(
-        target=target, name=f"{session.name}.{task_def.name}", daemon=True
-    )
+    worker = threading.Thread(target=target, name=f"{session.name}.{task_def.name}", daemon=True)
     worker.start()
     while worker.is_alive():
         worker.join(min(LOG_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
         drain()
         if worker.is_alive() and time.monotonic() >= deadline:
             raise TaskTimeoutError(
-                f"timed out after {session.config.task_timeout:g} s (task_timeout); "
-                "the task was abandoned",
+                f"timed out after {session.config.task_timeout:g} s (task_timeout); the task was abandoned",
                 integration=session.name,
                 task=task_def.name,
             )
@@ -242,7 +245,9 @@ def run_task(
             raise type(error)(session.redact(error.reason), integration=error.integration, task=error.task)
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         failure = TaskFailedError(
-            f"raised {session.redact(_describe(error))}", integration=session.name, task=task_def.name
+            f"raised {session.redact(_describe(error))}",
+            integration=session.name,
+            task=task_def.name,
         )
         failure.traceback_text = session.redact(trace)  # type: ignore[attr-defined]
         raise failure

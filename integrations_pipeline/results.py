@@ -38,9 +38,7 @@ def validate_result(task_def: TaskDef, value: object) -> CollectorResult:
         return model.model_validate(value)
     except ValidationError as error:
         problems = "; ".join(
-            f"'{'.'.join(str(p) for p in item['loc'])}': {item['msg']}"
-            if item["loc"]
-            else item["msg"]
+            f"'{'.'.join(str(p) for p in item['loc'])}': {item['msg']}" if item["loc"] else item["msg"]
             for item in error.errors()
         )
         raise TaskResultError(

@@ -68,7 +68,7 @@ def register_tasks(runner_cls: type[BaseRunner]) -> None:
         # The Runner inherits BaseRunner.StageTwo: give it its own class so tasks of one
         # integration are never bound onto another's.
         stage_two = type("StageTwo", (runner_cls.StageTwo,), {})
-        runner_cls.StageTwo = stage_two  # type: ignore[misc]
+        setattr(runner_cls, "StageTwo", stage_two)  # noqa: B010 - assigning a nested class
     for task_def in task_defs.values():
         setattr(stage_two, task_def.name, task_def.fn)
 

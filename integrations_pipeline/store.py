@@ -142,7 +142,16 @@ class ViolationStore:
             }
             changes = {
                 k: values[k]
-                for k in ("title", "severity", "message", "status", "last_seen", "resolved_at", "run_id", "data")
+                for k in (
+                    "title",
+                    "severity",
+                    "message",
+                    "status",
+                    "last_seen",
+                    "resolved_at",
+                    "run_id",
+                    "data",
+                )
             }
             insert = _insert_for(connection.dialect.name)(Violation).values(**values)
             connection.execute(insert.on_conflict_do_update(index_elements=["uid"], set_=changes))

@@ -81,7 +81,7 @@ def task(
     name: str,
     title: str | None = None,
     description: str | None = None,
-    type: str = "collector",  # noqa: A002 - the authoring guide's argument name
+    type: str = "collector",
     severity: str | None = None,
     order: int | None = None,
     enabled: bool = True,

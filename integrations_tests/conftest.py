@@ -32,7 +32,9 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield tmp_path
     REGISTRY.reset()
     store.dispose_engines()
-    for module in [m for m in sys.modules if m.startswith(("integrations.", "integrations_tests.framework.cases."))]:
+    for module in [
+        m for m in sys.modules if m.startswith(("integrations.", "integrations_tests.framework.cases."))
+    ]:
         del sys.modules[module]
 
 

@@ -43,13 +43,22 @@ def test_validate_passes_on_this_project_and_fails_with_one_line_per_problem():
     assert len(lines) == 10
     assert any(line.startswith("syntax_error: cannot import collect.py: SyntaxError") for line in lines)
     guide = integrations("--project", str(case("guide")), "validate")
-    assert guide.returncode == 1 and "task 'check_retired' reads the data of 'retired_collector'" in guide.stdout
+    assert (
+        guide.returncode == 1 and "task 'check_retired' reads the data of 'retired_collector'" in guide.stdout
+    )
 
 
 def test_check_validates_config_and_runs_stage_one_only(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("api_key: {env: HELLO_WORLD_API_KEY}\n")
-    ok = integrations("check", "hello_world", "--config", str(config), env={"HELLO_WORLD_API_KEY": "key-12345"}, check=True)
+    ok = integrations(
+        "check",
+        "hello_world",
+        "--config",
+        str(config),
+        env={"HELLO_WORLD_API_KEY": "key-12345"},
+        check=True,
+    )
     assert "config valid and StageOne succeeded" in ok.stdout
     config.write_text("api_key: abc\n")
     bad = integrations("check", "hello_world", "--config", str(config))

@@ -20,7 +20,10 @@ SCHEMA = {
         "account_id": {"type": "string", "pattern": "^[0-9]{12}$"},
         "nested": {
             "type": "object",
-            "properties": {"depth": {"type": "integer"}, "labels": {"type": "array", "items": {"type": "string"}}},
+            "properties": {
+                "depth": {"type": "integer"},
+                "labels": {"type": "array", "items": {"type": "string"}},
+            },
         },
         "maybe": {"type": ["string", "null"]},
     },
@@ -61,13 +64,17 @@ def test_jsonschema_constraints_are_enforced_naming_the_field():
         resolve_config("demo", SCHEMA, {"api_key": "k" * 8, "region": "eu-west-1", "account_id": "123"})
     with pytest.raises(IntegrationConfigError, match=r"config field 'retries': -1 is less than the minimum"):
         resolve_config("demo", SCHEMA, {"api_key": "k" * 8, "region": "eu-west-1", "retries": -1})
-    with pytest.raises(IntegrationConfigError, match="config field 'region': 'region' is a required property"):
+    with pytest.raises(
+        IntegrationConfigError, match="config field 'region': 'region' is a required property"
+    ):
         resolve_config("demo", SCHEMA, {"api_key": "k" * 8})
 
 
 def test_common_keys_are_split_off_and_checked():
     resolved = resolve_config(
-        "demo", SCHEMA, {"api_key": "k" * 8, "region": "eu-west-1", "task_timeout": 2, "tasks": ["a"]}
+        "demo",
+        SCHEMA,
+        {"api_key": "k" * 8, "region": "eu-west-1", "task_timeout": 2, "tasks": ["a"]},
     )
     assert resolved.task_timeout == 2 and resolved.tasks == ("a",)
     assert "task_timeout" not in resolved.values
@@ -78,20 +85,24 @@ def test_common_keys_are_split_off_and_checked():
 def test_secret_values_are_collected_and_never_echoed(monkeypatch):
     monkeypatch.setenv("DEMO_KEY", "s3cr3t-value-from-env")
     monkeypatch.setenv("DEMO_ACCOUNT", "not-twelve-digits")
-    resolved = resolve_config(
-        "demo", SCHEMA, {"api_key": {"env": "DEMO_KEY"}, "region": "us-east-1"}
-    )
+    resolved = resolve_config("demo", SCHEMA, {"api_key": {"env": "DEMO_KEY"}, "region": "us-east-1"})
     assert resolved.values["api_key"] == "s3cr3t-value-from-env"
     assert "s3cr3t-value-from-env" in resolved.secrets
     assert redact("key=s3cr3t-value-from-env!", resolved.secrets) == "key=***!"
     # A value from an env reference is a secret even when the schema does not mark it.
     with pytest.raises(IntegrationConfigError) as raised:
-        resolve_config("demo", SCHEMA, {"api_key": "x" * 8, "region": "us-east-1", "account_id": {"env": "DEMO_ACCOUNT"}})
+        resolve_config(
+            "demo",
+            SCHEMA,
+            {"api_key": "x" * 8, "region": "us-east-1", "account_id": {"env": "DEMO_ACCOUNT"}},
+        )
     assert "not-twelve-digits" not in str(raised.value)
     assert "account_id" in str(raised.value)
 
 
 def test_unset_environment_variable_is_named(monkeypatch):
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
-    with pytest.raises(IntegrationConfigError, match="environment variable NOT_SET_ANYWHERE, which is not set"):
+    with pytest.raises(
+        IntegrationConfigError, match="environment variable NOT_SET_ANYWHERE, which is not set"
+    ):
         resolve_config("demo", SCHEMA, {"api_key": {"env": "NOT_SET_ANYWHERE"}, "region": "us-east-1"})

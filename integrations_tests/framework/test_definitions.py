@@ -1,8 +1,8 @@
 """The code location as Dagster's own tools load it."""
 
 import os
-import sys
 import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -49,4 +49,6 @@ def test_dagster_job_execute_runs_hello_world(tmp_path):
     assert leaked == []
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         [run] = instance.get_runs()
-        assert run.run_config["resources"]["hello_world"]["config"]["api_key"] == {"env": "HELLO_WORLD_API_KEY"}
+        assert run.run_config["resources"]["hello_world"]["config"]["api_key"] == {
+            "env": "HELLO_WORLD_API_KEY"
+        }

@@ -9,7 +9,9 @@ from integrations_tests.conftest import PROJECT, case
 
 EXPECTED_PROBLEMS = {
     "syntax_error": "cannot import collect.py: SyntaxError",
-    "import_error": "cannot import entry.py: ModuleNotFoundError: No module named 'a_module_that_does_not_exist'",
+    "import_error": (
+        "cannot import entry.py: ModuleNotFoundError: No module named 'a_module_that_does_not_exist'"
+    ),
     "bad_decorator": "severity is for insights only",
     "duplicate_task": "duplicate task name",
     "name_mismatch": "Runner.name is 'someone_else' but the folder and integrations.json say 'name_mismatch'",
@@ -56,9 +58,7 @@ def test_a_broken_json_file_is_one_problem_not_a_crash(tmp_path):
 
 
 def test_disabled_integration_is_not_imported(tmp_path):
-    (tmp_path / "integrations.json").write_text(
-        '[{"name": "off", "title": "Off", "enabled": false}]'
-    )
+    (tmp_path / "integrations.json").write_text('[{"name": "off", "title": "Off", "enabled": false}]')
     folder = tmp_path / "integrations" / "off"
     folder.mkdir(parents=True)
     (folder / "entry.py").write_text("raise RuntimeError('must not be imported')\n")
@@ -81,9 +81,8 @@ def test_code_location_loads_with_dagster_module_flag():
 
 
 def test_importing_the_sdk_does_not_build_definitions():
-    probe = (
-        "import sys, integrations_pipeline.sdk;"
-        "print('integrations_pipeline.definitions' in sys.modules)"
+    probe = "import sys, integrations_pipeline.sdk;print('integrations_pipeline.definitions' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
     )
-    out = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

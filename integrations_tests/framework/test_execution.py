@@ -59,7 +59,9 @@ def test_guide_integration_runs_in_order_with_the_context_api():
     log_lines = [e.message for e in result.dagster_result.all_events if e.event_type_value == "LOGS_CAPTURED"]
     assert all(KEY not in (line or "") for line in log_lines)
     materialization = next(
-        e for e in result.dagster_result.all_events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+        e
+        for e in result.dagster_result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
         and e.asset_key == dg.AssetKey(["guide_demo", "list_groups"])
     )
     assert "legacy" in materialization.materialization.metadata["errors"].value
@@ -77,7 +79,10 @@ def test_tasks_config_runs_only_the_named_tasks():
 
 
 def test_tasks_config_naming_unknown_or_disabled_tasks_is_refused():
-    for name, fragment in [("nope", "not a task of this integration"), ("retired_collector", "disabled")]:
+    for name, fragment in [
+        ("nope", "not a task of this integration"),
+        ("retired_collector", "disabled"),
+    ]:
         result = guide_run(tasks=[name])
         assert not result.success
         assert any(f"names '{name}'" in e and fragment in e for e in result.errors), result.errors
@@ -191,7 +196,9 @@ def test_secret_passed_by_env_reference_never_reaches_storage(tmp_path, monkeypa
         events = instance.all_logs(result.run_id)
         assert events and all(secret not in (e.message or "") for e in events)
         assert all(secret not in dg.serialize_value(e) for e in events)
-    leaked = [p for p in _files(home) + _files(tmp_path / "integrations-home") if secret.encode() in p.read_bytes()]
+    leaked = [
+        p for p in _files(home) + _files(tmp_path / "integrations-home") if secret.encode() in p.read_bytes()
+    ]
     assert leaked == []
     records = get_store().list_violations()
     assert records and secret not in repr(records)

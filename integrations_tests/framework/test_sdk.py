@@ -69,7 +69,7 @@ def test_registry_refuses_duplicates_and_resets():
         pass
 
     registry.register(TaskDef("demo", getattr(first, TASK_MARKER), first, "a.py"))
-    with pytest.raises(TaskDefinitionError, match="duplicate task name; already defined in a.py"):
+    with pytest.raises(TaskDefinitionError, match=r"duplicate task name; already defined in a\.py"):
         registry.register(TaskDef("demo", getattr(second, TASK_MARKER), second, "b.py"))
     registry.reset()
     assert not registry.has("demo")
