@@ -80,36 +80,59 @@ class CompiledIntegration:
 
 
 def build_definitions(catalog: Catalog) -> dg.Definitions:
-    """One Definitions object: a job per loaded integration, a failing job per broken one."""
-    assets: list[dg.AssetsDefinition] = []
-    checks: list[AssetChecksDefinition] = []
-    resources: dict[str, dg.ResourceDefinition] = {}
-    jobs: list[Any] = []
+    """One Definitions object: a job per loaded integration, a failing job per broken one.
+
+    Whatever goes wrong while compiling one integration, Dagster's own definition errors
+    included, becomes a load problem of that integration; the others still load.
+    """
     problems = list(catalog.problems)
+    compiled: dict[str, CompiledIntegration] = {}
     for integration in catalog.integrations.values():
         try:
-            compiled = compile_integration(integration)
+            compiled[integration.name] = compile_integration(integration)
         except IntegrationError as error:
             problems.append(LoadProblem(integration.name, error.detail()))
-            continue
-        assets.extend(compiled.assets)
-        checks.extend(compiled.checks)
-        resources[integration.name] = compiled.resource
-        jobs.append(compiled.job)
-    broken = sorted({p.integration for p in problems if p.integration} - set(resources))
-    names = {entry.name for entry in catalog.entries}
-    for name in broken:
-        if name in names:
-            jobs.append(_broken_job(name, [p for p in problems if p.integration == name]))
+        except Exception as error:
+            problems.append(LoadProblem(integration.name, f"cannot compile: {type(error).__name__}: {error}"))
+    defs = _definitions(catalog, compiled, problems)
+    try:
+        defs.get_repository_def()
+    except Exception:
+        # Integrations that are fine alone can still clash with each other or trip a
+        # Dagster check: find them one by one (only on this slow path) and leave them out.
+        for name in list(compiled):
+            try:
+                _definitions(catalog, {name: compiled[name]}, []).get_repository_def()
+            except Exception as error:
+                del compiled[name]
+                problems.append(LoadProblem(name, f"cannot compile: {type(error).__name__}: {error}"))
+        defs = _definitions(catalog, compiled, problems)
+        try:
+            defs.get_repository_def()
+        except Exception as error:
+            names = ", ".join(compiled)
+            problems.append(LoadProblem(None, f"integrations {names} clash: {type(error).__name__}: {error}"))
+            compiled = {}
+            defs = _definitions(catalog, compiled, problems)
     for problem in problems:
         logger.warning("integration load problem: %s", problem)
+    return defs
+
+
+def _definitions(
+    catalog: Catalog, compiled: Mapping[str, CompiledIntegration], problems: list[LoadProblem]
+) -> dg.Definitions:
+    jobs: list[Any] = [c.job for c in compiled.values()]
+    listed = {entry.name for entry in catalog.entries}
+    broken = sorted({p.integration for p in problems if p.integration in listed} - set(compiled))
+    jobs.extend(_broken_job(name, [p for p in problems if p.integration == name]) for name in broken)
     return dg.Definitions(
-        assets=assets,
-        asset_checks=checks,
+        assets=[a for c in compiled.values() for a in c.assets],
+        asset_checks=[check for c in compiled.values() for check in c.checks],
         jobs=jobs,
-        resources=resources,
+        resources={name: c.resource for name, c in compiled.items()},
         metadata={
-            "integrations": dg.MetadataValue.text(", ".join(sorted(resources)) or "none"),
+            "integrations": dg.MetadataValue.text(", ".join(sorted(compiled)) or "none"),
             "load_problems": dg.MetadataValue.text("\n".join(map(str, problems)) or "none"),
         },
     )
@@ -255,7 +278,6 @@ def _run_step(
             known[name] = _step_succeeded(context, integration, name, session)
         return known[name]
 
-    context.log.info(f"[{task}] started ({task_def.spec.type}: {task_def.spec.title})")
     try:
         run = run_task(
             session,
@@ -285,9 +307,6 @@ def _run_step(
             logs=run.logs,
             duration=run.duration,
         ),
-    )
-    context.log.info(
-        f"[{task}] succeeded in {run.duration:.2f} s: {session.redact(run.result.message or '')}"
     )
     return run
 

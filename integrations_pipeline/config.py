@@ -8,6 +8,7 @@ task runs. Values that came from environment variables or that the schema marks 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -19,7 +20,7 @@ import dagster as dg
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from integrations_pipeline.errors import IntegrationConfigError
+from integrations_pipeline.errors import IntegrationConfigError, IntegrationLoadError
 
 COMMON_KEYS = ("task_timeout", "tasks")
 DEFAULT_TASK_TIMEOUT = 900.0
@@ -77,6 +78,8 @@ def _translate_object(integration: str, schema: Mapping[str, Any], path: tuple[s
 
 def _field(integration: str, schema: Mapping[str, Any], path: tuple[str, ...], *, required: bool) -> dg.Field:
     config_type = _translate(integration, schema, path)
+    if "default" in schema:
+        _check_default(integration, schema, path)
     kwargs: dict[str, Any] = {"description": _describe(schema)}
     if "default" in schema and _default_fits(config_type, schema["default"]):
         kwargs["default_value"] = schema["default"]
@@ -86,9 +89,20 @@ def _field(integration: str, schema: Mapping[str, Any], path: tuple[str, ...], *
     return dg.Field(config_type, **kwargs)
 
 
+def _check_default(integration: str, schema: Mapping[str, Any], path: tuple[str, ...]) -> None:
+    field_schema = {k: v for k, v in schema.items() if k != "default"}
+    validator = jsonschema.validators.validator_for(field_schema)(field_schema)
+    error = best_match(validator.iter_errors(schema["default"]))
+    if error is not None:
+        raise IntegrationLoadError(
+            f"JSON Schema default of config field '{'.'.join(path)}' does not satisfy its own "
+            f"schema: {error.message}",
+            integration=integration,
+        )
+
+
 def _default_fits(config_type: Any, default: Any) -> bool:
-    # Dagster checks defaults against the type; a default that only jsonschema
-    # understands stays out of the Dagster schema (jsonschema still applies it).
+    # A null default only fits a nullable Dagster type; the field is then left optional.
     return default is not None or isinstance(config_type, dg.Noneable)
 
 
@@ -127,9 +141,11 @@ def _all_strings(values: Iterable[Any]) -> bool:
 
 
 def _enum_name(integration: str, path: tuple[str, ...]) -> str:
-    # Dagster enum type names are global to the code location.
-    raw = "_".join((integration, *path))
-    return re.sub(r"[^A-Za-z0-9_]", "_", raw)
+    # Dagster enum type names are global to the code location: readable, and made unique
+    # by a digest of the exact path (so `a_b.c` and `a.b_c` never share one).
+    readable = re.sub(r"[^A-Za-z0-9_]", "_", "__".join((integration, *path)))
+    digest = hashlib.sha1("\x1f".join((integration, *path)).encode()).hexdigest()[:8]
+    return f"{readable}_{digest}"
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,15 @@
-"""Which tasks a task reads, from its ``ctx.get_data("x")`` style calls (static analysis)."""
+"""Which tasks a task reads, from its ``ctx.get_data("x")`` style calls.
+
+Read off the function's bytecode (a method call on any object whose first argument is a
+string literal), including nested functions and comprehensions: no source file is read.
+"""
 
 from __future__ import annotations
 
-import ast
+import dis
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from functools import lru_cache
+from types import CodeType
 from typing import Any
 
 from integrations_pipeline.errors import TaskDefinitionError
@@ -13,55 +17,37 @@ from integrations_pipeline.tasks import TaskDef
 
 DATA_CALLS = frozenset({"get_data", "get_message"})
 STATUS_CALLS = frozenset({"succeeded"})
+_CALLS = DATA_CALLS | STATUS_CALLS
+_ATTRIBUTE_OPS = frozenset({"LOAD_METHOD", "LOAD_ATTR"})
 
 
-@lru_cache(maxsize=4096)
-def _parse(file: str, mtime_ns: int) -> ast.Module | None:
-    try:
-        with open(file, encoding="utf-8") as handle:
-            return ast.parse(handle.read(), filename=file)
-    except (OSError, SyntaxError):
-        return None
-
-
-def _function_node(fn: Callable[..., Any]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    import os
-
-    file = fn.__code__.co_filename
-    try:
-        tree = _parse(file, os.stat(file).st_mtime_ns)
-    except OSError:
-        return None
-    if tree is None:
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == fn.__name__:
-            return node
-    return None
+def _calls(code: CodeType) -> list[tuple[str, str]]:
+    """(method, literal first argument) for every ``x.method("literal", ...)`` in ``code``."""
+    found: list[tuple[str, str]] = []
+    if _CALLS.intersection(code.co_names):
+        pending: str | None = None
+        for instruction in dis.get_instructions(code):
+            if instruction.opname in _ATTRIBUTE_OPS and instruction.argval in _CALLS:
+                pending = instruction.argval
+            elif pending and instruction.opname == "LOAD_CONST" and isinstance(instruction.argval, str):
+                found.append((pending, instruction.argval))
+                pending = None
+            elif instruction.opname not in ("PRECALL", "PUSH_NULL", "CACHE", "EXTENDED_ARG"):
+                pending = None
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            found.extend(_calls(const))
+    return found
 
 
 def referenced_tasks(fn: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(tasks whose data or message ``fn`` reads, tasks it only asks ``succeeded`` about)."""
-    node = _function_node(fn)
-    if node is None:
-        return (), ()
     data: dict[str, None] = {}
     status: dict[str, None] = {}
-    for call in ast.walk(node):
-        if not (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Attribute)
-            and call.args
-            and isinstance(call.args[0], ast.Constant)
-            and isinstance(call.args[0].value, str)
-        ):
-            continue
-        if call.func.attr in DATA_CALLS:
-            data[call.args[0].value] = None
-        elif call.func.attr in STATUS_CALLS:
-            status[call.args[0].value] = None
-    status_only = tuple(name for name in status if name not in data)
-    return tuple(data), status_only
+    code = getattr(fn, "__code__", None)
+    for method, name in _calls(code) if code is not None else ():
+        (data if method in DATA_CALLS else status)[name] = None
+    return tuple(data), tuple(name for name in status if name not in data)
 
 
 def resolve_dependencies(task_defs: Sequence[TaskDef]) -> list[TaskDef]:

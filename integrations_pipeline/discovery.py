@@ -27,7 +27,8 @@ from integrations_pipeline.errors import IntegrationError, IntegrationLoadError,
 from integrations_pipeline.runner import BaseRunner
 from integrations_pipeline.tasks import REGISTRY, TASK_MARKER, TaskDef, TaskRegistry, TaskSpec
 
-INTEGRATION_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+# Letters, digits and single underscores: op names join integration and task with "__".
+INTEGRATION_NAME_PATTERN = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
 TASK_FOLDERS = {"collectors": "collector", "insights": "insight", "tasks": None}
 
 
@@ -44,7 +45,7 @@ class IntegrationEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=INTEGRATION_NAME_PATTERN)
+    name: str = Field(pattern=INTEGRATION_NAME_PATTERN, max_length=64)
     title: str
     description: str = ""
     enabled: bool = True
@@ -212,6 +213,14 @@ def package_for(directory: Path) -> str:
         parent = parent.parent
     if str(parent) not in sys.path:
         sys.path.insert(0, str(parent))
+    top = sys.modules.get(parts[0])
+    top_paths = [Path(p).resolve() for p in getattr(top, "__path__", [])]
+    if top is not None and (parent / parts[0]).resolve() not in top_paths:
+        raise IntegrationLoadError(
+            f"cannot import integrations from {directory}: the package name '{parts[0]}' is already "
+            f"taken by {top_paths[0] if top_paths else top}; add an __init__.py to its parent folder "
+            "so the two get different package names"
+        )
     return ".".join(parts)
 
 

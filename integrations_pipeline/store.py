@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, String, Text, create_engine, select, update
+from sqlalchemy import JSON, DateTime, Engine, String, Text, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -202,9 +202,19 @@ def _engine(url: str) -> Engine:
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
                 kwargs["connect_args"] = {"timeout": 30}
             engine = create_engine(url, **kwargs)
+            if parsed.get_backend_name() == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
             Base.metadata.create_all(engine)
             _ENGINES[url] = engine
         return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers (the CLI, the UI) work while a run writes, and makes commits cheap.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def get_store(url: str | None = None) -> ViolationStore:

@@ -15,7 +15,8 @@ from integrations_pipeline.errors import TaskDefinitionError
 TaskType = Literal["collector", "insight"]
 Severity = Literal["low", "medium", "high", "critical"]
 
-TASK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Letters, digits and single underscores: op names join integration and task with "__".
+TASK_NAME_PATTERN = re.compile(r"^(?=.{1,64}$)[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 DEFAULT_ORDER = {"collector": 100, "insight": 500}
 DEFAULT_SEVERITY: Severity = "medium"
 
@@ -42,7 +43,7 @@ class TaskSpec(BaseModel):
     def _name_fits(cls, value: str) -> str:
         if not TASK_NAME_PATTERN.match(value):
             raise ValueError(
-                f"task name {value!r} does not fit: use lower-case letters, digits and "
+                f"task name {value!r} does not fit: use lower-case letters, digits and single "
                 "underscores, starting with a letter, at most 64 characters"
             )
         return value

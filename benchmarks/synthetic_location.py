@@ -1,0 +1,13 @@
+"""A code location over the benchmark's generated project (BENCH_SYNTHETIC_PROJECT), so the
+multiprocess executor can reconstruct the job in its step processes."""
+
+import os
+from pathlib import Path
+
+from integrations_pipeline.compile import build_definitions
+from integrations_pipeline.discovery import load_catalog
+
+defs = build_definitions(load_catalog(Path(os.environ["BENCH_SYNTHETIC_PROJECT"])))
+
+# The multiprocess executor reconstructs the job by this module attribute.
+synth_000 = defs.resolve_job_def("synth_000")
