@@ -79,7 +79,7 @@ def load_config_file(path: Path, name: str) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    catalog = load_catalog(args.project)
+    catalog = load_catalog(args.project, include_disabled=True)
     rows = _listing(catalog)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -133,9 +133,15 @@ def _listing(catalog: Catalog) -> list[dict[str, Any]]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    catalog = load_catalog(args.project)
+    catalog = load_catalog(args.project, include_disabled=True)
     problems = [str(p) for p in catalog.problems]
     for integration in catalog.integrations.values():
+        try:
+            from integrations_pipeline.compile import compile_integration
+
+            compile_integration(integration)
+        except Exception as error:
+            problems.append(f"{integration.name}: cannot compile: {type(error).__name__}: {error}")
         for task, reason in integration.unrunnable.items():
             problems.append(f"{integration.name}: task '{task}' {reason}")
         if not integration.tasks:
@@ -152,12 +158,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from integrations_pipeline.config import apply_dagster_schema
     from integrations_pipeline.execution import open_session
     from integrations_pipeline.testing import load_integration_by_name
 
     integration = load_integration_by_name(args.name, args.project)
     config = load_config_file(args.config, args.name)
-    session = open_session(integration, config)
+    processed = apply_dagster_schema(integration.name, integration.schema, config)
+    session = open_session(integration, processed, unresolved=config)
     keys = ", ".join(sorted(session.base)) or "none"
     print(f"ok: {args.name}: config valid and StageOne succeeded (base keys: {keys})")
     return 0

@@ -189,7 +189,13 @@ def _session_resource(integration: Integration) -> dg.ResourceDefinition:
     def init_session(init_context: dg.InitResourceContext) -> Session:
         run_config: Mapping[str, Any] = init_context.run.run_config if init_context.run else {}
         unresolved = ((run_config.get("resources") or {}).get(name) or {}).get("config")
-        return open_session(integration, init_context.resource_config or {}, unresolved=unresolved)
+        session = open_session(integration, init_context.resource_config or {}, unresolved=unresolved)
+        if session.config.literal_secrets and init_context.log is not None:
+            init_context.log.warning(
+                f"integration '{name}': a secret config field was given as a literal value, which "
+                "is stored with the run and shown in the UI; pass it as {env: VAR}"
+            )
+        return session
 
     return dg.ResourceDefinition(
         resource_fn=init_session,
@@ -223,7 +229,10 @@ def _collector_asset(integration: Integration, task_def: TaskDef) -> dg.AssetsDe
 def _insight_check(
     integration: Integration, task_def: TaskDef, first_collector: TaskDef
 ) -> AssetChecksDefinition:
-    refs = [*task_def.data_deps, *task_def.status_deps]
+    # The check is shown on the first collector it reads (or asks about); data deps are
+    # always enabled collectors, status deps may name a disabled one.
+    enabled = {t.name for t in integration.collectors}
+    refs = [d for d in (*task_def.data_deps, *task_def.status_deps) if d in enabled]
     target = asset_key(integration.name, refs[0] if refs else first_collector.name)
     data_keys = [asset_key(integration.name, d) for d in task_def.data_deps]
     spec = dg.AssetCheckSpec(
@@ -320,7 +329,11 @@ def _step_succeeded(context: StepContext, integration: Integration, task: str, s
     step_key = f"{integration.name}__{task}"
     if not context.job_def.graph.has_node_named(step_key):
         return False
-    deadline = time.monotonic() + session.config.task_timeout
+    # In-process, steps run one at a time in priority order, so a step with no outcome yet
+    # has not run (as in the guide's sequential platform). Only a parallel executor waits.
+    run_config: Mapping[str, Any] = context.run.run_config
+    parallel = "multiprocess" in ((run_config.get("execution") or {}).get("config") or {})
+    deadline = time.monotonic() + (session.config.task_timeout if parallel else 0.0)
     terminal = {
         dg.DagsterEventType.STEP_SUCCESS,
         dg.DagsterEventType.STEP_FAILURE,
@@ -337,7 +350,6 @@ def _step_succeeded(context: StepContext, integration: Integration, task: str, s
             return any(e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION for e in mine)
         if time.monotonic() >= deadline:
             return False
-        # Only a parallel executor gets here: in-process, priorities ran the collector first.
         time.sleep(STATUS_POLL_SECONDS)
 
 

@@ -156,6 +156,8 @@ class ResolvedConfig:
     tasks: tuple[str, ...]
     task_timeout: float
     secrets: frozenset[str]
+    # Secret fields given as literal values (stored with the run) instead of {env: VAR}.
+    literal_secrets: bool = False
 
 
 def resolve_config(
@@ -172,8 +174,9 @@ def resolve_config(
     ``{env: VAR}``. A config given here with ``{env: VAR}`` still unresolved is resolved.
     """
     values = _resolve_env(integration, dict(config))
-    secrets = set(_secret_values(schema, values))
-    secrets.update(_env_values(unresolved if unresolved is not None else config, values))
+    schema_secrets = set(_secret_values(schema, values))
+    env_values = set(_env_values(unresolved if unresolved is not None else config, values))
+    secrets = schema_secrets | env_values
     task_timeout = values.pop("task_timeout", None)
     tasks = values.pop("tasks", None) or ()
     _validate_common(integration, task_timeout, tasks)
@@ -183,6 +186,7 @@ def resolve_config(
         tasks=tuple(tasks),
         task_timeout=float(task_timeout) if task_timeout is not None else DEFAULT_TASK_TIMEOUT,
         secrets=frozenset(s for s in secrets if len(s) >= MIN_SECRET_LENGTH),
+        literal_secrets=bool(schema_secrets - env_values),
     )
 
 
@@ -216,16 +220,49 @@ def _env_values(unresolved: Any, resolved: Any) -> Iterable[str]:
             yield from _env_values(sub_u, sub_r)
 
 
-def _secret_values(schema: Mapping[str, Any], value: Any) -> Iterable[str]:
-    if is_secret_field(schema) and isinstance(value, str | int | float):
-        yield str(value)
+def _secret_values(
+    schema: Mapping[str, Any], value: Any, root: Mapping[str, Any] | None = None, depth: int = 0
+) -> Iterable[str]:
+    root = root if root is not None else schema
+    if depth > 32:  # a recursive $ref: stop rather than loop
+        return
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        if isinstance(target, Mapping):
+            yield from _secret_values(target, value, root, depth + 1)
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for sub_schema in schema.get(keyword) or ():
+            if isinstance(sub_schema, Mapping):
+                yield from _secret_values(sub_schema, value, root, depth + 1)
+    if is_secret_field(schema):
+        if isinstance(value, str | int | float):
+            yield str(value)
+        elif isinstance(value, Mapping | list):
+            yield from (str(v) for v in _leaves(value))
     if isinstance(value, Mapping):
-        for key, sub_schema in (schema.get("properties") or {}).items():
-            if key in value and isinstance(sub_schema, Mapping):
-                yield from _secret_values(sub_schema, value[key])
+        properties = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub_schema = properties.get(key, extra if key not in properties else None)
+            if isinstance(sub_schema, Mapping):
+                yield from _secret_values(sub_schema, item, root, depth + 1)
     elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         for item in value:
-            yield from _secret_values(schema["items"], item)
+            yield from _secret_values(schema["items"], item, root, depth + 1)
+
+
+def _leaves(value: Any) -> Iterable[Any]:
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    elif isinstance(value, str | int | float) and not isinstance(value, bool):
+        yield value
 
 
 def _validate_common(integration: str, task_timeout: Any, tasks: Any) -> None:
@@ -276,13 +313,38 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def redact_value(value: Any, secrets: frozenset[str]) -> Any:
-    """``redact`` applied to every string inside a JSON-like value."""
+    """``redact`` applied to every string inside a JSON-like value.
+
+    Copy-on-write: containers without a secret are returned as they are, so a large
+    result costs one walk and no copy.
+    """
     if not secrets:
         return value
     if isinstance(value, str):
         return redact(value, secrets)
     if isinstance(value, Mapping):
-        return {redact_value(k, secrets): redact_value(v, secrets) for k, v in value.items()}
+        items = [(redact_value(k, secrets), redact_value(v, secrets)) for k, v in value.items()]
+        if all(
+            new_k is k and new_v is v for (new_k, new_v), (k, v) in zip(items, value.items(), strict=True)
+        ):
+            return value
+        return dict(items)
     if isinstance(value, list | tuple):
-        return [redact_value(v, secrets) for v in value]
+        redacted = [redact_value(v, secrets) for v in value]
+        if all(new is old for new, old in zip(redacted, value, strict=True)):
+            return value
+        return redacted
     return value
+
+
+def apply_dagster_schema(
+    integration: str, schema: Mapping[str, Any], config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``config`` as a Dagster run would see it: types checked, defaults filled, env resolved."""
+    from dagster._config import process_config, resolve_to_config_type
+
+    result = process_config(resolve_to_config_type(dagster_config_schema(integration, schema)), dict(config))
+    if not result.success:
+        problems = "; ".join(error.message for error in result.errors or [])
+        raise IntegrationConfigError(f"invalid config: {problems}", integration=integration)
+    return dict(result.value or {})

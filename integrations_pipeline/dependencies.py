@@ -1,7 +1,7 @@
 """Which tasks a task reads, from its ``ctx.get_data("x")`` style calls.
 
-Read off the function's bytecode (a method call on any object whose first argument is a
-string literal), including nested functions and comprehensions: no source file is read.
+Read off the function's bytecode (calls on the task's ``ctx`` parameter whose first argument
+is a string literal), including nested functions and comprehensions: no source file is read.
 """
 
 from __future__ import annotations
@@ -19,24 +19,31 @@ DATA_CALLS = frozenset({"get_data", "get_message"})
 STATUS_CALLS = frozenset({"succeeded"})
 _CALLS = DATA_CALLS | STATUS_CALLS
 _ATTRIBUTE_OPS = frozenset({"LOAD_METHOD", "LOAD_ATTR"})
+_LOAD_NAME_OPS = frozenset({"LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE"})
 
 
-def _calls(code: CodeType) -> list[tuple[str, str]]:
-    """(method, literal first argument) for every ``x.method("literal", ...)`` in ``code``."""
+def _calls(code: CodeType, ctx: str) -> list[tuple[str, str]]:
+    """(method, literal first argument) for every ``ctx.method("literal", ...)`` in ``code``."""
     found: list[tuple[str, str]] = []
     if _CALLS.intersection(code.co_names):
         pending: str | None = None
+        receiver: str | None = None
         for instruction in dis.get_instructions(code):
-            if instruction.opname in _ATTRIBUTE_OPS and instruction.argval in _CALLS:
+            if instruction.opname in _ATTRIBUTE_OPS and instruction.argval in _CALLS and receiver == ctx:
                 pending = instruction.argval
+                receiver = None
+            elif instruction.opname in _LOAD_NAME_OPS:
+                receiver = instruction.argval
+                pending = None
             elif pending and instruction.opname == "LOAD_CONST" and isinstance(instruction.argval, str):
                 found.append((pending, instruction.argval))
                 pending = None
             elif instruction.opname not in ("PRECALL", "PUSH_NULL", "CACHE", "EXTENDED_ARG"):
                 pending = None
+                receiver = None
     for const in code.co_consts:
         if isinstance(const, CodeType):
-            found.extend(_calls(const))
+            found.extend(_calls(const, ctx))
     return found
 
 
@@ -45,7 +52,11 @@ def referenced_tasks(fn: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str
     data: dict[str, None] = {}
     status: dict[str, None] = {}
     code = getattr(fn, "__code__", None)
-    for method, name in _calls(code) if code is not None else ():
+    if code is None or code.co_argcount < 2:
+        return (), ()
+    # Tasks are `def fn(self, ctx)`: only calls on the context parameter count.
+    ctx = code.co_varnames[1]
+    for method, name in _calls(code, ctx):
         (data if method in DATA_CALLS else status)[name] = None
     return tuple(data), tuple(name for name in status if name not in data)
 
@@ -73,8 +84,8 @@ def _check_reference(
         problem = "reads its own data"
     elif target is None:
         problem = f"reads task '{name}', which this integration does not define"
-    elif target.is_insight and reads_data:
-        problem = f"reads the data of insight '{name}'; tasks can read only collectors' data"
+    elif target.is_insight:
+        problem = f"asks about insight '{name}'; tasks can read only collectors' data and status"
     else:
         return
     raise TaskDefinitionError(

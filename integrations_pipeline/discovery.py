@@ -108,12 +108,15 @@ class Catalog:
         return [p for p in self.problems if p.integration == name]
 
 
-def load_catalog(project: Path | None = None, *, only: Iterable[str] | None = None) -> Catalog:
+def load_catalog(
+    project: Path | None = None, *, only: Iterable[str] | None = None, include_disabled: bool = False
+) -> Catalog:
     """Read integrations.json below ``project`` and load its enabled integrations.
 
     Args:
         project: Folder with integrations.json and integrations/ (default: ``project_dir()``).
         only: Load only these integrations (the others are still listed as entries).
+        include_disabled: Also import disabled integrations (to validate or list them).
     """
     project = project or project_dir()
     catalog = Catalog()
@@ -131,7 +134,7 @@ def load_catalog(project: Path | None = None, *, only: Iterable[str] | None = No
             continue
         seen.add(entry.name)
         catalog.entries.append(entry)
-        if not entry.enabled or (wanted is not None and entry.name not in wanted):
+        if (not entry.enabled and not include_disabled) or (wanted is not None and entry.name not in wanted):
             continue
         try:
             catalog.integrations[entry.name] = load_integration(entry, integrations_dir)

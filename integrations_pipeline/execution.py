@@ -26,6 +26,7 @@ from integrations_pipeline.errors import (
     TaskFailedError,
     TaskTimeoutError,
 )
+from integrations_pipeline.redaction import register_secrets
 from integrations_pipeline.results import CollectorResult, InsightResult, validate_result
 from integrations_pipeline.runner import BaseRunner, TaskContext
 from integrations_pipeline.tasks import TaskDef
@@ -78,6 +79,14 @@ def resolve_integration_config(
             f"(tasks: {', '.join(integration.tasks) or 'none'})",
             integration=integration.name,
         )
+    for name in resolved.tasks:
+        missing = [d for d in integration.tasks[name].data_deps if d not in resolved.tasks]
+        if missing:
+            raise IntegrationConfigError(
+                f"config field 'tasks' names '{name}' but not {', '.join(repr(m) for m in missing)}, "
+                "whose data it reads; add them so it can run",
+                integration=integration.name,
+            )
     return resolved
 
 
@@ -89,6 +98,7 @@ def open_session(
 ) -> Session:
     """Validate the config, build the integration's Runner and run its StageOne."""
     resolved = resolve_integration_config(integration, config, unresolved=unresolved)
+    register_secrets(resolved.secrets)
     runner_config = dict(resolved.values)
     if resolved.tasks:
         runner_config["tasks"] = list(resolved.tasks)
@@ -252,4 +262,12 @@ def run_task(
         failure.traceback_text = session.redact(trace)  # type: ignore[attr-defined]
         raise failure
     result = validate_result(task_def, box.get("value"))
+    if session.config.secrets:
+        # Redacted before it reaches the IO manager, metadata, outcomes or the database.
+        result = result.model_copy(
+            update={
+                "data": session.redact_value(result.data),
+                "message": session.redact(result.message) if result.message else result.message,
+            }
+        )
     return TaskRun(result=result, errors=errors, logs=logs, duration=duration)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +38,58 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     for module in [
         m for m in sys.modules if m.startswith(("integrations.", "integrations_tests.framework.cases."))
     ]:
+        del sys.modules[module]
+
+
+ENTRY = """from integrations_pipeline.sdk import BaseRunner, register_tasks
+
+
+class Runner(BaseRunner):
+    name = "{name}"
+
+    def __init__(self, config):
+        register_tasks(self.__class__)
+        super().__init__(config)
+
+    class StageOne(BaseRunner.StageOne):
+        pass
+
+    class StageTwo(BaseRunner.StageTwo):
+        pass
+"""
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Iterator[Any]:
+    """Write a throwaway project: ``make_project({name: {"schema": {...}, "files": {...}}})``.
+
+    ``files`` maps paths inside the integration folder (``collectors/x.py``) to source.
+    """
+    package = f"project_{uuid.uuid4().hex[:10]}"
+
+    def make(integrations: dict[str, dict[str, Any]]) -> Path:
+        root = tmp_path / package
+        (root / "integrations").mkdir(parents=True)
+        (root / "__init__.py").write_text("")
+        (root / "integrations" / "__init__.py").write_text("")
+        entries = []
+        for name, spec in integrations.items():
+            entries.append(
+                {"name": name, "title": name.title(), "schema": spec.get("schema", {"type": "object"})}
+            )
+            folder = root / "integrations" / name
+            for sub in ("collectors", "insights"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+                (folder / sub / "__init__.py").write_text("")
+            (folder / "__init__.py").write_text("")
+            (folder / "entry.py").write_text(ENTRY.format(name=name))
+            for relative, source in spec.get("files", {}).items():
+                (folder / relative).write_text(textwrap.dedent(source))
+        (root / "integrations.json").write_text(json.dumps(entries))
+        return root
+
+    yield make
+    for module in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
         del sys.modules[module]
 
 
