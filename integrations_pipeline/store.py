@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, String, Text, create_engine, event, select, update
+from sqlalchemy import JSON, DateTime, Engine, String, Text, create_engine, event, exc, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -204,9 +204,18 @@ def _engine(url: str) -> Engine:
             engine = create_engine(url, **kwargs)
             if parsed.get_backend_name() == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
-            Base.metadata.create_all(engine)
+            _create_tables(engine)
             _ENGINES[url] = engine
         return engine
+
+
+def _create_tables(engine: Engine) -> None:
+    # Steps in parallel processes may create the tables of a new database at the same
+    # time; the loser of that race finds them created and goes on.
+    try:
+        Base.metadata.create_all(engine)
+    except exc.DatabaseError:
+        Base.metadata.create_all(engine)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
