@@ -297,8 +297,14 @@ def _run_step(
             log_error=lambda message: context.log.error(f"[{task}] error: {message}"),
         )
     except IntegrationError as error:
-        record_outcome(context.run.run_id, TaskOutcome(task, task_def.spec.type, "failed", error=str(error)))
+        task_errors = list(getattr(error, "task_errors", []))
+        record_outcome(
+            context.run.run_id,
+            TaskOutcome(task, task_def.spec.type, "failed", error=str(error), errors=task_errors),
+        )
         metadata: dict[str, Any] = {"integration": integration.name, "task": task}
+        if task_errors:
+            metadata["errors"] = dg.MetadataValue.text("\n".join(task_errors))
         trace = getattr(error, "traceback_text", None)
         if isinstance(error, TaskFailedError) and trace:
             metadata["traceback"] = dg.MetadataValue.text(trace)

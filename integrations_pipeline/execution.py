@@ -242,17 +242,24 @@ def run_task(
         worker.join(min(LOG_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
         drain()
         if worker.is_alive() and time.monotonic() >= deadline:
-            raise TaskTimeoutError(
-                f"timed out after {session.config.task_timeout:g} s (task_timeout); the task was abandoned",
-                integration=session.name,
-                task=task_def.name,
+            raise _with_errors(
+                TaskTimeoutError(
+                    f"timed out after {session.config.task_timeout:g} s (task_timeout); "
+                    "the task was abandoned",
+                    integration=session.name,
+                    task=task_def.name,
+                ),
+                errors,
             )
     drain()
     duration = time.monotonic() - started
     if "error" in box:
         error = box["error"]
         if isinstance(error, IntegrationError):
-            raise type(error)(session.redact(error.reason), integration=error.integration, task=error.task)
+            raise _with_errors(
+                type(error)(session.redact(error.reason), integration=error.integration, task=error.task),
+                errors,
+            )
         trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         failure = TaskFailedError(
             f"raised {session.redact(_describe(error))}",
@@ -260,8 +267,11 @@ def run_task(
             task=task_def.name,
         )
         failure.traceback_text = session.redact(trace)  # type: ignore[attr-defined]
-        raise failure
-    result = validate_result(task_def, box.get("value"))
+        raise _with_errors(failure, errors)
+    try:
+        result = validate_result(task_def, box.get("value"))
+    except IntegrationError as error:
+        raise _with_errors(error, errors) from None
     if session.config.secrets:
         # Redacted before it reaches the IO manager, metadata, outcomes or the database.
         result = result.model_copy(
@@ -271,3 +281,9 @@ def run_task(
             }
         )
     return TaskRun(result=result, errors=errors, logs=logs, duration=duration)
+
+
+def _with_errors(error: IntegrationError, errors: list[str]) -> IntegrationError:
+    """Keep the errors a failed task recorded with ``add_error`` on the raised error."""
+    error.task_errors = list(errors)  # type: ignore[attr-defined]
+    return error

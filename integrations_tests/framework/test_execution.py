@@ -108,6 +108,7 @@ def test_failing_collector_fails_the_run_and_its_readers_are_not_evaluated():
     assert groups.status == "failed"
     assert "task 'list_groups': raised ConnectionError: groups API refused key ***" in groups.error
     assert KEY not in groups.error
+    assert groups.errors == ["retrying the groups API once"]  # add_error survives the failure
     checks = evaluations(result)
     assert "check_groups" not in checks  # never shown as passed
     assert result["check_groups"].status == "skipped"
