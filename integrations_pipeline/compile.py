@@ -33,6 +33,7 @@ from integrations_pipeline.execution import (
     record_outcome,
     run_task,
 )
+from integrations_pipeline.io_manager import load_task_output, run_scoped_io_manager
 from integrations_pipeline.store import get_store
 from integrations_pipeline.tasks import TaskDef
 
@@ -69,6 +70,23 @@ integrations_executor = dg.ExecutorDefinition(
 
 
 StepContext = dg.OpExecutionContext | dg.AssetExecutionContext
+
+
+PARTITION_TAG = "dagster/partition"
+# Runs without a deployment (run config given by hand) are the `adhoc` partition: Dagster
+# cannot run partitioned asset checks without a partition.
+ADHOC_PARTITION = "adhoc"
+
+
+def deployment_of(run: dg.DagsterRun) -> str | None:
+    """The deployment a run belongs to: its `deployment` tag, or its partition."""
+    partition = run.tags.get(PARTITION_TAG)
+    return run.tags.get("deployment") or (partition if partition != ADHOC_PARTITION else None)
+
+
+def deployments_partitions(integration: str) -> dg.DynamicPartitionsDefinition:
+    """One partition per deployment of ``integration`` (added by the scheduler sensor)."""
+    return dg.DynamicPartitionsDefinition(name=f"{integration}_deployments")
 
 
 @dataclass
@@ -130,7 +148,10 @@ def _definitions(
         assets=[a for c in compiled.values() for a in c.assets],
         asset_checks=[check for c in compiled.values() for check in c.checks],
         jobs=jobs,
-        resources={name: c.resource for name, c in compiled.items()},
+        resources={
+            **{name: c.resource for name, c in compiled.items()},
+            "io_manager": run_scoped_io_manager,
+        },
         metadata={
             "integrations": dg.MetadataValue.text(", ".join(sorted(compiled)) or "none"),
             "load_problems": dg.MetadataValue.text("\n".join(map(str, problems)) or "none"),
@@ -146,14 +167,15 @@ def compile_integration(integration: Integration) -> CompiledIntegration:
         raise IntegrationError(
             "has insights but no enabled collector to attach them to", integration=integration.name
         )
-    assets = [_collector_asset(integration, t) for t in collectors]
-    checks = [_insight_check(integration, t, collectors[0]) for t in integration.insights]
+    partitions = deployments_partitions(integration.name)
+    assets = [_collector_asset(integration, t, partitions) for t in collectors]
+    checks = [_insight_check(integration, t, collectors[0], partitions) for t in integration.insights]
     job = dg.define_asset_job(
         name=integration.name,
         selection=dg.AssetSelection.groups(integration.name),
         executor_def=integrations_executor,
         description=integration.entry.description or integration.entry.title,
-        tags={"integration": integration.name},
+        tags={"integration": integration.name, PARTITION_TAG: ADHOC_PARTITION},
     )
     return CompiledIntegration(assets, checks, _session_resource(integration), job)
 
@@ -190,6 +212,7 @@ def _session_resource(integration: Integration) -> dg.ResourceDefinition:
         run_config: Mapping[str, Any] = init_context.run.run_config if init_context.run else {}
         unresolved = ((run_config.get("resources") or {}).get(name) or {}).get("config")
         session = open_session(integration, init_context.resource_config or {}, unresolved=unresolved)
+        _ensure_partition(init_context, name)
         if session.config.literal_secrets and init_context.log is not None:
             init_context.log.warning(
                 f"integration '{name}': a secret config field was given as a literal value, which "
@@ -204,19 +227,34 @@ def _session_resource(integration: Integration) -> dg.ResourceDefinition:
     )
 
 
-def _collector_asset(integration: Integration, task_def: TaskDef) -> dg.AssetsDefinition:
+def _ensure_partition(init_context: dg.InitResourceContext, integration: str) -> None:
+    """Add the run's partition (`adhoc`, or a deployment not synced yet) before any step."""
+    key = init_context.run.tags.get(PARTITION_TAG) if init_context.run else None
+    instance = init_context.instance
+    partitions = deployments_partitions(integration).name
+    if key and instance is not None and partitions and not instance.has_dynamic_partition(partitions, key):
+        instance.add_dynamic_partitions(partitions, [key])
+
+
+def _collector_asset(
+    integration: Integration, task_def: TaskDef, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=asset_key(integration.name, task_def.name),
-        ins={_input_name(d): dg.AssetIn(key=asset_key(integration.name, d)) for d in task_def.data_deps},
+        # Read collectors are dependencies, not Dagster inputs: Dagster cannot load a
+        # partitioned input in an ad-hoc (unpartitioned) run; tasks read the data from the
+        # run-scoped store instead (load_task_output).
+        deps=[asset_key(integration.name, d) for d in task_def.data_deps],
         group_name=integration.name,
         description=_description(task_def),
         metadata=_task_metadata(task_def),
         required_resource_keys={integration.name},
         op_tags={PRIORITY_TAG: _priority(task_def)},
         output_required=False,
+        partitions_def=partitions,
     )
-    def collector(context: dg.AssetExecutionContext, **inputs: Any) -> Iterator[dg.Output]:
-        run = _run_step(context, integration, task_def, inputs)
+    def collector(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
+        run = _run_step(context, integration, task_def)
         if run is not None:
             yield dg.Output(
                 {"data": run.result.data, "message": run.result.message},
@@ -227,7 +265,10 @@ def _collector_asset(integration: Integration, task_def: TaskDef) -> dg.AssetsDe
 
 
 def _insight_check(
-    integration: Integration, task_def: TaskDef, first_collector: TaskDef
+    integration: Integration,
+    task_def: TaskDef,
+    first_collector: TaskDef,
+    partitions: dg.PartitionsDefinition,
 ) -> AssetChecksDefinition:
     # The check is shown on the first collector it reads (or asks about); data deps are
     # always enabled collectors, status deps may name a disabled one.
@@ -242,19 +283,20 @@ def _insight_check(
         blocking=False,
         additional_deps=[k for k in data_keys if k != target],
         metadata=_task_metadata(task_def),
+        partitions_def=partitions,
     )
     output_name = spec.get_python_identifier()
 
     @dg.op(
         name=f"{integration.name}__{task_def.name}",
-        ins={_input_name(d): dg.In(dg.Any) for d in task_def.data_deps},
+        ins={_input_name(d): dg.In(dg.Nothing) for d in task_def.data_deps},
         out={output_name: dg.Out(dg.Nothing, is_required=False)},
         required_resource_keys={integration.name},
         tags={PRIORITY_TAG: _priority(task_def)},
         description=_description(task_def),
     )
-    def insight(context: dg.OpExecutionContext, **inputs: Any) -> Iterator[dg.AssetCheckResult]:
-        run = _run_step(context, integration, task_def, inputs)
+    def insight(context: dg.OpExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        run = _run_step(context, integration, task_def)
         if run is None:
             return
         yield _evaluate(context, integration, task_def, target, run)
@@ -267,19 +309,17 @@ def _insight_check(
     )
 
 
-def _run_step(
-    context: StepContext,
-    integration: Integration,
-    task_def: TaskDef,
-    inputs: Mapping[str, Any],
-) -> TaskRun | None:
+def _run_step(context: StepContext, integration: Integration, task_def: TaskDef) -> TaskRun | None:
     session: Session = getattr(context.resources, integration.name)
     task = task_def.name
     if not session.selected(task):
         context.log.info(f"[{task}] not run: the config's 'tasks' does not name it")
         record_outcome(context.run.run_id, TaskOutcome(task, task_def.spec.type, "skipped"))
         return None
-    data_inputs = {d: inputs[_input_name(d)] for d in task_def.data_deps}
+    data_inputs = {
+        d: load_task_output(context.instance, context.run, asset_key(integration.name, d))
+        for d in task_def.data_deps
+    }
     known = {d: _step_succeeded(context, integration, d, session) for d in task_def.status_deps}
 
     def status_of(name: str) -> bool:
@@ -394,7 +434,7 @@ def _evaluate(
     try:
         status = get_store().record_evaluation(
             integration=integration.name,
-            deployment=context.run.tags.get("deployment"),
+            deployment=deployment_of(context.run),
             task=task_def.name,
             title=task_def.spec.title or task_def.name,
             severity=severity,

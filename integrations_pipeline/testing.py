@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,10 +21,11 @@ from typing import Any
 
 import dagster as dg
 
-from integrations_pipeline.compile import compile_integration
+from integrations_pipeline.compile import compile_integration, deployments_partitions
 from integrations_pipeline.discovery import Integration, load_catalog
 from integrations_pipeline.errors import IntegrationLoadError
 from integrations_pipeline.execution import TaskOutcome, capture_outcomes
+from integrations_pipeline.io_manager import run_scoped_io_manager
 
 __all__ = ["IntegrationRunResult", "TaskOutcome", "load_integration_by_name", "run_integration"]
 
@@ -71,6 +73,7 @@ def run_integration(
     project: Path | None = None,
     instance: dg.DagsterInstance | None = None,
     tags: Mapping[str, str] | None = None,
+    deployment: str | None = None,
     integration: Integration | None = None,
 ) -> IntegrationRunResult:
     """Run integration ``name`` in this process on Dagster and return each task's outcome.
@@ -82,7 +85,8 @@ def run_integration(
         task_timeout: Seconds per task (the ``task_timeout`` config key).
         project: Folder with integrations.json and integrations/ (default: this project).
         instance: Dagster instance to run on (default: an ephemeral one).
-        tags: Run tags, e.g. ``{"deployment": "acme"}``.
+        tags: More run tags.
+        deployment: Run as this deployment (its partition and ``deployment`` tag).
         integration: An already loaded integration (skips discovery).
     """
     integration = integration or load_integration_by_name(name, project)
@@ -91,7 +95,7 @@ def run_integration(
         assets=compiled.assets,
         asset_checks=compiled.checks,
         jobs=[compiled.job],
-        resources={name: compiled.resource},
+        resources={name: compiled.resource, "io_manager": run_scoped_io_manager},
     )
     job = defs.resolve_job_def(name)
     run_config_values = dict(config or {})
@@ -100,26 +104,48 @@ def run_integration(
     if task_timeout is not None:
         run_config_values["task_timeout"] = task_timeout
     run_id = str(uuid.uuid4())
-    with capture_outcomes(run_id) as outcomes:
-        result = job.execute_in_process(
-            run_config={"resources": {name: {"config": run_config_values}}},
-            instance=instance,
-            run_id=run_id,
-            tags=dict(tags or {}),
-            raise_on_error=False,
-        )
-    by_task = {outcome.task: outcome for outcome in outcomes}
+    with contextlib.ExitStack() as stack:
+        if instance is None:
+            instance = stack.enter_context(dg.DagsterInstance.ephemeral())
+        if deployment:
+            partitions = deployments_partitions(name).name
+            if partitions and not instance.has_dynamic_partition(partitions, deployment):
+                instance.add_dynamic_partitions(partitions, [deployment])
+        result = _execute(job, name, run_config_values, instance, run_id, tags, deployment)
+    by_task = {outcome.task: outcome for outcome in result[1]}
+    dagster_result = result[0]
     for task_name, task_def in integration.tasks.items():
         by_task.setdefault(task_name, TaskOutcome(task_name, task_def.spec.type, "skipped"))
     ordered = {t: by_task[t] for t in integration.tasks}
     return IntegrationRunResult(
         integration=name,
         run_id=run_id,
-        success=result.success,
+        success=dagster_result.success,
         tasks=ordered,
-        errors=run_errors(result.all_events),
-        dagster_result=result,
+        errors=run_errors(dagster_result.all_events),
+        dagster_result=dagster_result,
     )
+
+
+def _execute(
+    job: dg.JobDefinition,
+    name: str,
+    config: dict[str, Any],
+    instance: dg.DagsterInstance,
+    run_id: str,
+    tags: Mapping[str, str] | None,
+    deployment: str | None,
+) -> tuple[dg.ExecuteInProcessResult, list[TaskOutcome]]:
+    with capture_outcomes(run_id) as outcomes:
+        result = job.execute_in_process(
+            run_config={"resources": {name: {"config": config}}},
+            instance=instance,
+            run_id=run_id,
+            tags={**(tags or {}), **({"deployment": deployment} if deployment else {})},
+            partition_key=deployment,
+            raise_on_error=False,
+        )
+    return result, list(outcomes)
 
 
 def run_errors(events: Iterable[dg.DagsterEvent]) -> list[str]:

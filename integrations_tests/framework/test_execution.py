@@ -174,7 +174,7 @@ def test_violations_land_in_the_database_and_resolve(database_url):
 
 
 def test_deployment_tag_is_recorded_on_violations():
-    guide_run(tags={"deployment": "acme-prod"})
+    guide_run(deployment="acme-prod")
     [record] = get_store().list_violations(integration="guide_demo")
     assert record["deployment"] == "acme-prod"
 
