@@ -192,7 +192,7 @@ def resolve_config(
 
 def _resolve_env(integration: str, value: Any, path: str = "") -> Any:
     if isinstance(value, Mapping):
-        if set(value) == {"env"} and isinstance(value["env"], str):
+        if _is_env_reference(value):
             name = value["env"]
             if name not in os.environ:
                 raise IntegrationConfigError(
@@ -220,9 +220,26 @@ def _env_values(unresolved: Any, resolved: Any) -> Iterable[str]:
             yield from _env_values(sub_u, sub_r)
 
 
-def _secret_values(
-    schema: Mapping[str, Any], value: Any, root: Mapping[str, Any] | None = None, depth: int = 0
-) -> Iterable[str]:
+def _secret_values(schema: Mapping[str, Any], value: Any) -> Iterable[str]:
+    for _path, secret in secret_fields(schema, value):
+        if isinstance(secret, Mapping | list):
+            yield from (str(v) for v in _leaves(secret))
+        elif isinstance(secret, str | int | float) and not isinstance(secret, bool):
+            yield str(secret)
+
+
+def secret_fields(
+    schema: Mapping[str, Any],
+    value: Any,
+    root: Mapping[str, Any] | None = None,
+    path: tuple[str, ...] = (),
+    depth: int = 0,
+) -> Iterable[tuple[tuple[str, ...], Any]]:
+    """(path, value) of every field of ``value`` that ``schema`` marks secret.
+
+    Follows local ``$ref``, ``allOf``/``anyOf``/``oneOf``, ``properties``,
+    ``additionalProperties`` and ``items``.
+    """
     root = root if root is not None else schema
     if depth > 32:  # a recursive $ref: stop rather than loop
         return
@@ -232,26 +249,100 @@ def _secret_values(
         for part in ref[2:].split("/"):
             target = target.get(part) if isinstance(target, Mapping) else None
         if isinstance(target, Mapping):
-            yield from _secret_values(target, value, root, depth + 1)
+            yield from secret_fields(target, value, root, path, depth + 1)
     for keyword in ("allOf", "anyOf", "oneOf"):
         for sub_schema in schema.get(keyword) or ():
             if isinstance(sub_schema, Mapping):
-                yield from _secret_values(sub_schema, value, root, depth + 1)
+                yield from secret_fields(sub_schema, value, root, path, depth + 1)
     if is_secret_field(schema):
-        if isinstance(value, str | int | float):
-            yield str(value)
-        elif isinstance(value, Mapping | list):
-            yield from (str(v) for v in _leaves(value))
-    if isinstance(value, Mapping):
+        yield path, value
+    if isinstance(value, Mapping) and not _is_env_reference(value):
         properties = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
         for key, item in value.items():
             sub_schema = properties.get(key, extra if key not in properties else None)
             if isinstance(sub_schema, Mapping):
-                yield from _secret_values(sub_schema, item, root, depth + 1)
+                yield from secret_fields(sub_schema, item, root, (*path, str(key)), depth + 1)
     elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for index, item in enumerate(value):
+            yield from secret_fields(schema["items"], item, root, (*path, str(index)), depth + 1)
+
+
+def _is_env_reference(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"env"} and isinstance(value["env"], str)
+
+
+def literal_secret_fields(schema: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """Dotted paths of secret fields given as literal values instead of ``{env: VAR}``."""
+    return sorted(
+        ".".join(path)
+        for path, value in secret_fields(schema, config)
+        if value is not None and not _is_env_reference(value)
+    )
+
+
+def check_stored_config(integration: str, schema: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+    """Validate a config that is stored to run later (a deployment's).
+
+    Secret fields must be ``{env: VAR}`` references. Fields whose variable is not set on
+    this machine are checked when the run starts; everything else is checked now.
+    """
+    literal = literal_secret_fields(schema, config)
+    if literal:
+        raise IntegrationConfigError(
+            f"config field '{literal[0]}' is secret: store it as {{env: VAR}}, not as a literal value",
+            integration=integration,
+        )
+    unset: list[tuple[str, ...]] = []
+    values = _substitute_env(config, (), unset)
+    task_timeout = values.pop("task_timeout", None)
+    tasks = values.pop("tasks", None) or ()
+    _validate_common(integration, task_timeout, tasks)
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+    for error in validator.iter_errors(values):
+        path = tuple(str(p) for p in error.absolute_path)
+        missing = re.match(r"^'(.+)' is a required property$", error.message)
+        if error.validator == "required" and missing:
+            path = (*path, missing.group(1))
+        if any(path[: len(u)] == u for u in unset):
+            continue
+        env_values = frozenset(
+            os.environ[v["env"]] for v in _env_references(config) if v["env"] in os.environ
+        )
+        raise IntegrationConfigError(
+            f"config field '{'.'.join(path) or '(root)'}': {redact(error.message, env_values)}",
+            integration=integration,
+        )
+
+
+def _env_references(value: Any) -> Iterable[Mapping[str, str]]:
+    if _is_env_reference(value):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _env_references(item)
+    elif isinstance(value, list):
         for item in value:
-            yield from _secret_values(schema["items"], item, root, depth + 1)
+            yield from _env_references(item)
+
+
+def _substitute_env(value: Any, path: tuple[str, ...], unset: list[tuple[str, ...]]) -> Any:
+    """``value`` with set env references resolved and unset ones left out (paths in ``unset``)."""
+    if isinstance(value, Mapping):
+        result = {}
+        for key, item in value.items():
+            if _is_env_reference(item):
+                if item["env"] not in os.environ:
+                    unset.append((*path, str(key)))
+                    continue
+                result[key] = os.environ[item["env"]]
+                continue
+            result[key] = _substitute_env(item, (*path, str(key)), unset)
+        return result
+    if isinstance(value, list):
+        return [_substitute_env(item, (*path, str(i)), unset) for i, item in enumerate(value)]
+    return value
 
 
 def _leaves(value: Any) -> Iterable[Any]:

@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -66,7 +66,14 @@ def resolve_integration_config(
 ) -> ResolvedConfig:
     """Validate a config for ``integration``, including the names in ``tasks``."""
     resolved = resolve_config(integration.name, integration.schema, config, unresolved=unresolved)
-    for name in resolved.tasks:
+    check_task_names(integration, resolved.tasks)
+    return resolved
+
+
+def check_task_names(integration: Integration, tasks: Iterable[str]) -> None:
+    """The config's ``tasks`` must name runnable tasks, with the collectors they read."""
+    tasks = tuple(tasks)
+    for name in tasks:
         if name in integration.tasks:
             continue
         if name in integration.all_tasks:
@@ -79,15 +86,14 @@ def resolve_integration_config(
             f"(tasks: {', '.join(integration.tasks) or 'none'})",
             integration=integration.name,
         )
-    for name in resolved.tasks:
-        missing = [d for d in integration.tasks[name].data_deps if d not in resolved.tasks]
+    for name in tasks:
+        missing = [d for d in integration.tasks[name].data_deps if d not in tasks]
         if missing:
             raise IntegrationConfigError(
                 f"config field 'tasks' names '{name}' but not {', '.join(repr(m) for m in missing)}, "
                 "whose data it reads; add them so it can run",
                 integration=integration.name,
             )
-    return resolved
 
 
 def open_session(

@@ -8,45 +8,16 @@ upserts so concurrent runs never duplicate a row.
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, String, Text, create_engine, event, exc, select, update
+from sqlalchemy import JSON, DateTime, String, Text, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-DATABASE_URL_ENV = "INTEGRATIONS_DATABASE_URL"
-HOME_ENV = "INTEGRATIONS_HOME"
-
-
-def data_dir() -> Path:
-    """Where the embedded database lives: ``INTEGRATIONS_HOME`` or ``<project>/.integrations``."""
-    from integrations_pipeline.discovery import project_dir
-
-    configured = os.environ.get(HOME_ENV)
-    return Path(configured) if configured else project_dir() / ".integrations"
-
-
-def database_url() -> str:
-    """``INTEGRATIONS_DATABASE_URL``, or an SQLite file in :func:`data_dir`."""
-    configured = os.environ.get(DATABASE_URL_ENV)
-    if configured:
-        return configured
-    return f"sqlite:///{data_dir() / 'integrations.db'}"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
+from integrations_pipeline.database import Base, as_utc, database_url, engine, utcnow
 
 
 class Violation(Base):
@@ -79,16 +50,10 @@ def violation_uid(integration: str, deployment: str | None, task: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def to_record(row: Violation) -> dict[str, Any]:
     record = {name: getattr(row, name) for name in VIOLATION_FIELDS}
     for name in ("first_seen", "last_seen", "resolved_at"):
-        value = _as_utc(record[name])
+        value = as_utc(record[name])
         record[name] = value.isoformat() if value else None
     return record
 
@@ -98,7 +63,7 @@ class ViolationStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _engine(url)
+        self.engine = engine(url)
 
     def record_evaluation(
         self,
@@ -115,7 +80,7 @@ class ViolationStore:
     ) -> str | None:
         """Store one insight evaluation; returns the violation's status afterwards, if any."""
         uid = violation_uid(integration, deployment, task)
-        now = _now()
+        now = utcnow()
         with self.engine.begin() as connection:
             if not violation:
                 result = connection.execute(
@@ -187,53 +152,6 @@ def _insert_for(dialect: str) -> Any:
     raise RuntimeError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
 
 
-_ENGINES: dict[str, Engine] = {}
-_ENGINES_LOCK = threading.Lock()
-
-
-def _engine(url: str) -> Engine:
-    with _ENGINES_LOCK:
-        engine = _ENGINES.get(url)
-        if engine is None:
-            parsed = make_url(url)
-            kwargs: dict[str, Any] = {"pool_pre_ping": True}
-            if parsed.get_backend_name() == "sqlite":
-                if parsed.database:
-                    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-                kwargs["connect_args"] = {"timeout": 30}
-            engine = create_engine(url, **kwargs)
-            if parsed.get_backend_name() == "sqlite":
-                event.listen(engine, "connect", _sqlite_pragmas)
-            _create_tables(engine)
-            _ENGINES[url] = engine
-        return engine
-
-
-def _create_tables(engine: Engine) -> None:
-    # Steps in parallel processes may create the tables of a new database at the same
-    # time; the loser of that race finds them created and goes on.
-    try:
-        Base.metadata.create_all(engine)
-    except exc.DatabaseError:
-        Base.metadata.create_all(engine)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers (the CLI, the UI) work while a run writes, and makes commits cheap.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
 def get_store(url: str | None = None) -> ViolationStore:
     """The store for ``url`` (default: :func:`database_url`)."""
     return ViolationStore(url or database_url())
-
-
-def dispose_engines() -> None:
-    """Close every pooled connection (tests, forked processes)."""
-    with _ENGINES_LOCK:
-        for engine in _ENGINES.values():
-            engine.dispose()
-        _ENGINES.clear()

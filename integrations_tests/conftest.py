@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from integrations_pipeline import store
+from integrations_pipeline import database
 from integrations_pipeline.tasks import REGISTRY
 
 CASES = Path(__file__).parent / "framework" / "cases"
@@ -34,7 +34,7 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     REGISTRY.reset()
     yield tmp_path
     REGISTRY.reset()
-    store.dispose_engines()
+    database.dispose_engines()
     for module in [
         m for m in sys.modules if m.startswith(("integrations.", "integrations_tests.framework.cases."))
     ]:
@@ -118,7 +118,7 @@ def postgres_url() -> Iterator[str]:
     try:
         yield url
     finally:
-        store.dispose_engines()
+        database.dispose_engines()
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
