@@ -140,11 +140,16 @@ def build_definitions(catalog: Catalog) -> dg.Definitions:
 def _definitions(
     catalog: Catalog, compiled: Mapping[str, CompiledIntegration], problems: list[LoadProblem]
 ) -> dg.Definitions:
+    from integrations_pipeline.sensors import default_schedules, scheduler_sensor, tickets_sensor
+
     jobs: list[Any] = [c.job for c in compiled.values()]
     listed = {entry.name for entry in catalog.entries}
     broken = sorted({p.integration for p in problems if p.integration in listed} - set(compiled))
     jobs.extend(_broken_job(name, [p for p in problems if p.integration == name]) for name in broken)
+    sensors = [scheduler_sensor(jobs, sorted(compiled), broken), tickets_sensor(jobs)] if jobs else []
     return dg.Definitions(
+        sensors=sensors,
+        schedules=default_schedules(catalog, {name: c.job for name, c in compiled.items()}),
         assets=[a for c in compiled.values() for a in c.assets],
         asset_checks=[check for c in compiled.values() for check in c.checks],
         jobs=jobs,

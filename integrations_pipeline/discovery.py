@@ -40,6 +40,16 @@ def project_dir() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+class DefaultSchedule(BaseModel):
+    """An entry's default schedule: a plain Dagster schedule for single-tenant setups."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cron: str
+    timezone: str = "UTC"
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
 class IntegrationEntry(BaseModel):
     """One entry of integrations.json."""
 
@@ -50,6 +60,7 @@ class IntegrationEntry(BaseModel):
     description: str = ""
     enabled: bool = True
     version: str | None = None
+    schedule: DefaultSchedule | None = None
     config_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"}, alias="schema")
 
 

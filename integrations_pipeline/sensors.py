@@ -1,0 +1,190 @@
+"""Sensors and schedules: the platform's scheduler, support tickets and default schedules.
+
+- ``deployments_scheduler`` (running by default): on each tick, adds a partition for every
+  deployment and launches one run per due cron slot and per ``run-now`` request. Run keys
+  (deployment + slot) make the daemon skip a slot it launched before, across restarts;
+  only the latest slot is due, so slots missed while the daemon was down run once.
+- ``support_tickets`` (running by default): one ticket per failed run, posted to
+  ``INTEGRATIONS_WEBHOOK_URL`` when set.
+- ``<integration>_schedule``: a plain Dagster schedule for an integrations.json entry that
+  gives a default ``schedule`` (single-tenant setups).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import dagster as dg
+
+from integrations_pipeline.compile import ADHOC_PARTITION, deployment_of, deployments_partitions
+from integrations_pipeline.database import utcnow
+from integrations_pipeline.deployments import Deployment, DeploymentStore, due_slot
+from integrations_pipeline.discovery import Catalog
+
+SCHEDULER_SENSOR = "deployments_scheduler"
+TICKETS_SENSOR = "support_tickets"
+INTERVAL_ENV = "INTEGRATIONS_SENSOR_INTERVAL_SECONDS"
+DEFAULT_INTERVAL_SECONDS = 30
+TRIGGER_TAG = "integrations/trigger"
+SLOT_TAG = "integrations/slot"
+
+
+def sensor_interval() -> int:
+    return int(os.environ.get(INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS))
+
+
+def deployment_run_request(
+    deployment: Deployment, *, run_key: str, trigger: str, partitioned: bool, slot: datetime | None = None
+) -> dg.RunRequest:
+    tags = {"integration": deployment.integration, "deployment": deployment.name, TRIGGER_TAG: trigger}
+    if slot is not None:
+        tags[SLOT_TAG] = slot.isoformat()
+    return dg.RunRequest(
+        run_key=run_key,
+        job_name=deployment.integration,
+        partition_key=deployment.name if partitioned else None,
+        run_config={"resources": {deployment.integration: {"config": deployment.config}}},
+        tags=tags,
+    )
+
+
+def evaluate_scheduler(
+    instance: dg.DagsterInstance,
+    loaded: Sequence[str],
+    broken: Sequence[str],
+    cursor: str | None,
+    now: datetime | None = None,
+    store: DeploymentStore | None = None,
+) -> dg.SensorResult:
+    """One scheduler tick: partitions to add, runs to launch, the new cursor."""
+    now = now or utcnow()
+    store = store or DeploymentStore()
+    launched: dict[str, str] = json.loads(cursor) if cursor else {}
+    deployments = store.all()
+    partition_requests = []
+    for integration in loaded:
+        partitions = deployments_partitions(integration).name
+        assert partitions is not None
+        wanted = {ADHOC_PARTITION} | {d.name for d in deployments if d.integration == integration}
+        missing = sorted(wanted - set(instance.get_dynamic_partitions(partitions)))
+        if missing:
+            partition_requests.append(dg.AddDynamicPartitionsRequest(partitions, missing))
+    run_requests = []
+    for deployment in deployments:
+        if deployment.integration not in loaded and deployment.integration not in broken:
+            continue  # its integration is gone from integrations.json: nothing to run
+        partitioned = deployment.integration in loaded
+        slot = due_slot(deployment, now)
+        if slot is not None and launched.get(deployment.name, "") < slot.isoformat():
+            run_requests.append(
+                deployment_run_request(
+                    deployment,
+                    run_key=f"{deployment.name}:{slot.isoformat()}",
+                    trigger="schedule",
+                    partitioned=partitioned,
+                    slot=slot,
+                )
+            )
+            launched[deployment.name] = slot.isoformat()
+        if deployment.run_requested:
+            run_requests.append(
+                deployment_run_request(
+                    deployment,
+                    run_key=f"{deployment.name}:manual:{deployment.run_requested}",
+                    trigger="manual",
+                    partitioned=partitioned,
+                )
+            )
+            store.clear_run_request(deployment.name, deployment.run_requested)
+    current = {d.name for d in deployments}
+    cursor_out = json.dumps({k: v for k, v in launched.items() if k in current}, sort_keys=True)
+    return dg.SensorResult(
+        run_requests=run_requests, dynamic_partitions_requests=partition_requests, cursor=cursor_out
+    )
+
+
+def scheduler_sensor(
+    jobs: Sequence[Any], loaded: Sequence[str], broken: Sequence[str]
+) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=SCHEDULER_SENSOR,
+        jobs=list(jobs),
+        minimum_interval_seconds=sensor_interval(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Launches each deployment's due cron slots and run-now requests.",
+    )
+    def deployments_scheduler(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        return evaluate_scheduler(context.instance, loaded, broken, context.cursor)
+
+    return deployments_scheduler
+
+
+def failed_run_ticket(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[dict[str, Any], bool]:
+    """Open the ticket of a failed run (once) and post it to the webhook if configured."""
+    from integrations_pipeline.testing import run_errors
+    from integrations_pipeline.tickets import open_ticket, post_webhook, set_webhook_result
+
+    records = instance.all_logs(run.run_id)
+    events = [r.dagster_event for r in records if r.dagster_event is not None]
+    integration = run.tags.get("integration") or run.job_name
+    prefix = f"{integration}__"
+    failed_tasks = sorted(
+        {
+            (e.step_key or "").removeprefix(prefix)
+            for e in events
+            if e.event_type == dg.DagsterEventType.STEP_FAILURE and e.step_key
+        }
+    )
+    summary = "\n".join(run_errors(events)) or "the run failed"
+    ticket, created = open_ticket(
+        run_id=run.run_id,
+        integration=integration,
+        deployment=deployment_of(run),
+        failed_tasks=failed_tasks,
+        error_summary=summary,
+    )
+    if created and os.environ.get("INTEGRATIONS_WEBHOOK_URL"):
+        result = post_webhook({"type": "integration_run_failed", "ticket": ticket})
+        set_webhook_result(ticket["id"], result)
+        ticket = {**ticket, "webhook": result}
+    return ticket, created
+
+
+def tickets_sensor(jobs: Sequence[Any]) -> dg.SensorDefinition:
+    @dg.run_failure_sensor(
+        name=TICKETS_SENSOR,
+        monitored_jobs=list(jobs),
+        minimum_interval_seconds=sensor_interval(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Opens a support ticket for every failed integration run.",
+    )
+    def support_tickets(context: dg.RunFailureSensorContext) -> None:
+        ticket, created = failed_run_ticket(context.instance, context.dagster_run)
+        if created:
+            context.log.info(f"opened ticket {ticket['id']} for run {ticket['run_id']}")
+
+    return support_tickets
+
+
+def default_schedules(catalog: Catalog, jobs: Mapping[str, Any]) -> list[dg.ScheduleDefinition]:
+    schedules = []
+    for entry in catalog.entries:
+        if entry.schedule is None or entry.name not in jobs:
+            continue
+        schedules.append(
+            dg.ScheduleDefinition(
+                name=f"{entry.name}_schedule",
+                job=jobs[entry.name],
+                cron_schedule=entry.schedule.cron,
+                execution_timezone=entry.schedule.timezone,
+                run_config={"resources": {entry.name: {"config": entry.schedule.config}}},
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+                tags={TRIGGER_TAG: "schedule"},
+                description=f"Default schedule of {entry.title} from integrations.json.",
+            )
+        )
+    return schedules
