@@ -50,7 +50,7 @@ validate: setup ## Validate integrations.json and every integration
 .PHONY: dev
 dev: setup ## Start the Dagster UI (http://127.0.0.1:3000) with the integrations loaded
 	mkdir -p .dagster_home
-	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -m integrations_pipeline -h 127.0.0.1 -p 3000
 
 .PHONY: bench
 bench: setup ## Run the benchmarks (prints ratios against plain Dagster)

@@ -61,7 +61,67 @@ def _parser() -> argparse.ArgumentParser:
     violations.add_argument("--severity", choices=SEVERITIES)
     violations.add_argument("--json", action="store_true", help="print a JSON array")
     violations.set_defaults(handler=cmd_violations)
+
+    init = commands.add_parser("init-integrations", help="sync integrations.json into the database")
+    init.set_defaults(handler=cmd_init_integrations)
+
+    tickets = commands.add_parser("tickets", help="support tickets opened for failed runs")
+    tickets.add_argument("--status", choices=("open", "closed"))
+    tickets.add_argument("--json", action="store_true", help="print a JSON array")
+    tickets.set_defaults(handler=cmd_tickets)
+
+    serve = commands.add_parser("serve", help="start a production process (as docker-compose does)")
+    serve.add_argument("process", choices=sorted(SERVE_PROCESSES))
+    serve.add_argument("--host", default=None, help="address to listen on")
+    serve.add_argument("--port", type=int, default=None, help="port to listen on")
+    serve.set_defaults(handler=cmd_serve)
+
+    _deployment_commands(commands.add_parser("deployments", help="manage deployments"))
     return parser
+
+
+def _deployment_commands(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="deployments_command", required=True)
+
+    add = commands.add_parser("add", help="add a deployment")
+    add.add_argument("name")
+    add.add_argument("--integration", required=True)
+    add.add_argument("--config", type=Path, help="JSON or YAML config file (secrets as {env: VAR})")
+    add.add_argument("--schedule", help="cron expression; none = manual runs only")
+    add.add_argument("--timezone", default="UTC")
+    add.add_argument("--paused", action="store_true")
+    add.set_defaults(handler=cmd_deployments_add)
+
+    update = commands.add_parser("update", help="change a deployment")
+    update.add_argument("name")
+    update.add_argument("--config", type=Path)
+    schedule = update.add_mutually_exclusive_group()
+    schedule.add_argument("--schedule")
+    schedule.add_argument("--no-schedule", action="store_true", help="manual runs only")
+    update.add_argument("--timezone")
+    update.set_defaults(handler=cmd_deployments_update)
+
+    listing = commands.add_parser("list", help="list deployments")
+    listing.add_argument("--integration")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_deployments_list)
+
+    for name, help_text, handler in (
+        ("show", "show one deployment as JSON", cmd_deployments_show),
+        ("pause", "stop scheduling a deployment", cmd_deployments_pause),
+        ("resume", "schedule a paused deployment again", cmd_deployments_resume),
+        ("remove", "remove a deployment (its violations and runs are kept)", cmd_deployments_remove),
+        ("run-now", "ask the scheduler for one run now", cmd_deployments_run_now),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("name")
+        command.set_defaults(handler=handler)
+
+    apply = commands.add_parser("apply", help="make the deployments match a YAML file")
+    apply.add_argument("file", type=Path)
+    apply.add_argument("--prune", action="store_true", help="remove deployments not in the file")
+    apply.add_argument("--dry-run", action="store_true", help="print the changes only")
+    apply.set_defaults(handler=cmd_deployments_apply)
 
 
 def load_config_file(path: Path, name: str) -> dict[str, Any]:
@@ -222,6 +282,200 @@ def cmd_violations(args: argparse.Namespace) -> int:
             f"{record['last_seen']}  {record['message'] or ''}"
         )
     return 0
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise IntegrationError(f"cannot read {path}: {error}") from None
+
+
+def _deployment_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    data = _read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise IntegrationError(f"config file {path} must hold a mapping")
+    return data
+
+
+def cmd_deployments_add(args: argparse.Namespace) -> int:
+    from integrations_pipeline.deployments import Deployment, DeploymentStore
+
+    deployment = DeploymentStore().add(
+        Deployment(
+            name=args.name,
+            integration=args.integration,
+            config=_deployment_config(args.config),
+            schedule=args.schedule,
+            timezone=args.timezone,
+            paused=args.paused,
+        ),
+        load_catalog(args.project),
+    )
+    when = f"on '{deployment.schedule}' ({deployment.timezone})" if deployment.schedule else "manually"
+    print(f"added deployment {deployment.name} of {deployment.integration}, run {when}")
+    return 0
+
+
+def cmd_deployments_update(args: argparse.Namespace) -> int:
+    from integrations_pipeline.deployments import DeploymentStore
+
+    changes: dict[str, Any] = {}
+    if args.config is not None:
+        changes["config"] = _deployment_config(args.config)
+    if args.schedule is not None:
+        changes["schedule"] = args.schedule
+    if args.no_schedule:
+        changes["schedule"] = None
+    if args.timezone is not None:
+        changes["timezone"] = args.timezone
+    _, changed = DeploymentStore().update(args.name, load_catalog(args.project), **changes)
+    print(f"updated {args.name}: {', '.join(changed)}" if changed else f"{args.name}: no change")
+    return 0
+
+
+def cmd_deployments_list(args: argparse.Namespace) -> int:
+    from integrations_pipeline.deployments import DeploymentStore
+
+    deployments = DeploymentStore().all(args.integration)
+    if args.json:
+        print(json.dumps([d.as_dict() for d in deployments], indent=2))
+        return 0
+    if not deployments:
+        print("no deployments")
+    for d in deployments:
+        state = "paused" if d.paused else "active"
+        schedule = f"{d.schedule} ({d.timezone})" if d.schedule else "manual"
+        print(f"{d.name:<30} {d.integration:<20} {state:<7} {schedule}")
+    return 0
+
+
+def cmd_deployments_show(args: argparse.Namespace) -> int:
+    from integrations_pipeline.deployments import DeploymentStore
+
+    print(json.dumps(DeploymentStore().get(args.name).as_dict(), indent=2))
+    return 0
+
+
+def cmd_deployments_pause(args: argparse.Namespace) -> int:
+    return _set_paused(args, True)
+
+
+def cmd_deployments_resume(args: argparse.Namespace) -> int:
+    return _set_paused(args, False)
+
+
+def _set_paused(args: argparse.Namespace, paused: bool) -> int:
+    from integrations_pipeline.deployments import DeploymentStore
+
+    DeploymentStore().update(args.name, load_catalog(args.project), paused=paused)
+    print(f"{args.name}: {'paused' if paused else 'resumed'}")
+    return 0
+
+
+def cmd_deployments_remove(args: argparse.Namespace) -> int:
+    from integrations_pipeline.deployments import DeploymentStore
+
+    DeploymentStore().remove(args.name)
+    print(f"removed deployment {args.name} (its violations and runs are kept)")
+    return 0
+
+
+def cmd_deployments_run_now(args: argparse.Namespace) -> int:
+    from integrations_pipeline.deployments import DeploymentStore
+
+    token = DeploymentStore().request_run(args.name)
+    print(f"{args.name}: run requested ({token}); the scheduler sensor launches it on its next tick")
+    return 0
+
+
+def cmd_deployments_apply(args: argparse.Namespace) -> int:
+    from integrations_pipeline.deployments import DeploymentStore, parse_deployments
+
+    wanted = parse_deployments(_read_yaml(args.file))
+    changes = DeploymentStore().apply(
+        wanted, load_catalog(args.project), prune=args.prune, dry_run=args.dry_run
+    )
+    for line in changes:
+        print(("would " if args.dry_run else "") + line)
+    if not changes:
+        print("no changes")
+    return 0
+
+
+def cmd_init_integrations(args: argparse.Namespace) -> int:
+    from integrations_pipeline.integration_records import init_integrations
+
+    changes = init_integrations(load_catalog(args.project, include_disabled=True))
+    for line in changes:
+        print(line)
+    if not changes:
+        print("integrations up to date")
+    return 0
+
+
+def cmd_tickets(args: argparse.Namespace) -> int:
+    from integrations_pipeline.tickets import list_tickets
+
+    tickets = list_tickets(args.status)
+    if args.json:
+        print(json.dumps(tickets, indent=2))
+        return 0
+    if not tickets:
+        print("no tickets")
+    for t in tickets:
+        where = t["integration"] + (f"/{t['deployment']}" if t["deployment"] else "")
+        tasks = ", ".join(t["failed_tasks"]) or "-"
+        print(f"{t['status']:<7} {t['created_at']}  {where:<30} run {t['run_id']}  failed: {tasks}")
+        print(f"        {t['error_summary'].splitlines()[0] if t['error_summary'] else ''}")
+    return 0
+
+
+CODE_SERVER_HOST_ENV = "INTEGRATIONS_CODE_SERVER_HOST"
+CODE_SERVER_PORT_ENV = "INTEGRATIONS_CODE_SERVER_PORT"
+SERVE_PROCESSES = {"code-server", "webserver", "daemon"}
+
+
+def serve_command(process: str, host: str | None, port: int | None) -> list[str]:
+    """The exact command of a production process (docker-compose and the tests start these)."""
+    import os
+
+    bin_dir = Path(sys.executable).parent
+    workspace = str(Path(__file__).resolve().parent.parent / "workspace.yaml")
+    if process == "code-server":
+        return [
+            str(bin_dir / "dagster"), "code-server", "start", "-m", "integrations_pipeline",
+            "--location-name", "integrations",
+            "-h", host or os.environ.get(CODE_SERVER_HOST_ENV, "127.0.0.1"),
+            "-p", str(port or os.environ.get(CODE_SERVER_PORT_ENV, "4266")),
+        ]  # fmt: skip
+    if process == "webserver":
+        return [
+            str(bin_dir / "dagster-webserver"), "-w", workspace,
+            "-h", host or "127.0.0.1", "-p", str(port or 3000),
+        ]  # fmt: skip
+    return [str(bin_dir / "dagster-daemon"), "run", "-w", workspace]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Replace this process by the server, so its pid is the server's."""
+    import os
+
+    home = os.environ.get("DAGSTER_HOME")
+    if not home or not (Path(home) / "dagster.yaml").exists():
+        raise IntegrationError(
+            "DAGSTER_HOME must name a folder holding the project's dagster.yaml (copy it there)"
+        )
+    os.environ.setdefault(CODE_SERVER_HOST_ENV, "127.0.0.1")
+    os.environ.setdefault(CODE_SERVER_PORT_ENV, "4266")
+    if args.process == "code-server":
+        cmd_init_integrations(args)  # start-up: the database knows every integration
+    command = serve_command(args.process, args.host, args.port)
+    sys.stdout.flush()
+    os.execv(command[0], command)
+    return 0  # not reached
 
 
 if __name__ == "__main__":

@@ -75,7 +75,12 @@ def make_project(tmp_path: Path) -> Iterator[Any]:
         entries = []
         for name, spec in integrations.items():
             entries.append(
-                {"name": name, "title": name.title(), "schema": spec.get("schema", {"type": "object"})}
+                {
+                    "name": name,
+                    "title": name.title(),
+                    "schema": spec.get("schema", {"type": "object"}),
+                    **spec.get("entry", {}),
+                }
             )
             folder = root / "integrations" / name
             for sub in ("collectors", "insights"):

@@ -1,0 +1,140 @@
+"""The scheduler sensor, support tickets and default schedules, against a real instance."""
+
+from datetime import timedelta
+
+import dagster as dg
+import pytest
+
+from integrations_pipeline.compile import build_definitions
+from integrations_pipeline.database import utcnow
+from integrations_pipeline.deployments import Deployment, DeploymentStore
+from integrations_pipeline.discovery import load_catalog
+from integrations_pipeline.integration_records import init_integrations, list_integration_records
+from integrations_pipeline.sensors import SCHEDULER_SENSOR, TICKETS_SENSOR, evaluate_scheduler
+from integrations_pipeline.testing import run_integration
+from integrations_pipeline.tickets import list_tickets
+from integrations_tests.conftest import case
+
+GUIDE = case("guide")
+CONFIG = {"api_key": {"env": "GUIDE_DEMO_KEY"}}
+
+
+@pytest.fixture
+def deployments(database_url):
+    store = DeploymentStore(database_url)
+    catalog = load_catalog(GUIDE)
+    store.add(Deployment("acme", "guide_demo", CONFIG, schedule="* * * * *"), catalog)
+    store.add(Deployment("globex", "guide_demo", CONFIG, schedule="0 0 1 1 *"), catalog)
+    store.add(Deployment("initech", "guide_demo", CONFIG, schedule="* * * * *", paused=True), catalog)
+    return store
+
+
+def test_a_tick_adds_partitions_and_launches_each_due_slot_once(deployments):
+    with dg.instance_for_test() as instance:
+        now = utcnow()
+        first = evaluate_scheduler(instance, ["guide_demo"], [], None, now=now, store=deployments)
+        [partitions] = first.dynamic_partitions_requests
+        assert partitions.partitions_def_name == "guide_demo_deployments"
+        assert sorted(partitions.partition_keys) == ["acme", "adhoc", "globex", "initech"]
+        [request] = first.run_requests  # globex's slot is not due, initech is paused
+        slot = now.replace(second=0, microsecond=0)
+        assert request.run_key == f"acme:{slot.isoformat()}"
+        assert request.partition_key == "acme" and request.job_name == "guide_demo"
+        assert request.tags["deployment"] == "acme" and request.tags["integration"] == "guide_demo"
+        assert request.run_config == {"resources": {"guide_demo": {"config": CONFIG}}}
+        again = evaluate_scheduler(instance, ["guide_demo"], [], first.cursor, now=now, store=deployments)
+        assert again.run_requests == []
+        # The daemon was down for an hour: the latest slot runs, once.
+        later = now + timedelta(hours=1)
+        caught_up = evaluate_scheduler(
+            instance, ["guide_demo"], [], first.cursor, now=later, store=deployments
+        )
+        assert [r.run_key for r in caught_up.run_requests] == [
+            f"acme:{later.replace(second=0, microsecond=0).isoformat()}"
+        ]
+        deployments.remove("acme")
+        assert evaluate_scheduler(instance, ["guide_demo"], [], caught_up.cursor, now=later + timedelta(minutes=5),
+                                  store=deployments).run_requests == []  # fmt: skip
+
+
+def test_run_now_launches_one_manual_run(deployments):
+    token = deployments.request_run("globex")
+    with dg.instance_for_test() as instance:
+        result = evaluate_scheduler(instance, ["guide_demo"], [], None, store=deployments)
+        manual = [r for r in result.run_requests if r.tags["integrations/trigger"] == "manual"]
+        assert [r.run_key for r in manual] == [f"globex:manual:{token}"]
+        assert deployments.get("globex").run_requested is None
+        again = evaluate_scheduler(instance, ["guide_demo"], [], result.cursor, store=deployments)
+        assert not [r for r in again.run_requests if r.tags["integrations/trigger"] == "manual"]
+
+
+def test_the_scheduler_sensor_is_wired_to_the_jobs(deployments):
+    defs = build_definitions(load_catalog(GUIDE))
+    sensor = defs.get_sensor_def(SCHEDULER_SENSOR)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    with dg.instance_for_test() as instance:
+        result = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+        assert [r.job_name for r in result.run_requests] == ["guide_demo"]
+        assert defs.resolve_job_def("guide_demo").partitions_def.name == "guide_demo_deployments"
+
+
+def test_a_failed_run_opens_one_ticket_and_posts_it(database_url, webhook, monkeypatch):
+    monkeypatch.setenv("INTEGRATIONS_WEBHOOK_URL", webhook.url)
+    monkeypatch.setenv("GUIDE_DEMO_KEY", "ticket-secret-key-1")
+    defs = build_definitions(load_catalog(GUIDE))
+    sensor = defs.get_sensor_def(TICKETS_SENSOR)
+    with dg.instance_for_test() as instance:
+        result = run_integration(
+            "guide_demo", {**CONFIG, "fail_groups": True}, project=GUIDE, instance=instance, deployment="acme"
+        )
+        assert not result.success
+        run = instance.get_run_by_id(result.run_id)
+        failure = next(iter(instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)))
+        for _ in range(2):  # a second evaluation of the same failure opens nothing new
+            context = dg.build_run_status_sensor_context(
+                sensor_name=TICKETS_SENSOR, dagster_instance=instance, dagster_run=run,
+                dagster_event=failure.dagster_event,
+            )  # fmt: skip
+            sensor(context.for_run_failure())
+    [ticket] = list_tickets()
+    assert (ticket["run_id"], ticket["integration"], ticket["deployment"]) == (
+        run.run_id,
+        "guide_demo",
+        "acme",
+    )
+    assert ticket["failed_tasks"] == ["list_groups"] and ticket["status"] == "open"
+    assert "ConnectionError: groups API refused key ***" in ticket["error_summary"]
+    assert ticket["webhook"] == "delivered (HTTP 200)"
+    assert webhook.attempts == 2  # the first POST got a 503 and was retried
+    [posted] = webhook.received
+    assert posted["ticket"]["id"] == ticket["id"] and "ticket-secret-key-1" not in repr(posted)
+
+
+def test_init_integrations_is_idempotent(database_url, make_project):
+    files = {
+        "collectors/c.py": "from integrations_pipeline.sdk import task\n\n\n@task(name='c')\ndef c(self, ctx):\n    return {'data': []}\n"
+    }
+    project = make_project({"one": {"files": files}, "two": {"files": files}})
+    assert init_integrations(load_catalog(project, include_disabled=True)) == ["create one", "create two"]
+    assert init_integrations(load_catalog(project, include_disabled=True)) == []
+    records = {r["name"]: r for r in list_integration_records()}
+    assert records["one"]["tasks"][0]["name"] == "c" and records["one"]["enabled"]
+    (project / "integrations.json").write_text('[{"name": "one", "title": "One!"}]')
+    assert init_integrations(load_catalog(project, include_disabled=True)) == [
+        "update one: title", "disable two (no longer in integrations.json)",
+    ]  # fmt: skip
+
+
+def test_an_entry_with_a_default_schedule_gets_a_running_schedule(make_project):
+    files = {
+        "collectors/c.py": "from integrations_pipeline.sdk import task\n\n\n@task(name='c')\ndef c(self, ctx):\n    return {'data': []}\n"
+    }
+    entry = {"schedule": {"cron": "0 6 * * *", "timezone": "Europe/Paris", "config": {"task_timeout": 60}}}
+    project = make_project({"single": {"files": files, "entry": entry}})
+    defs = build_definitions(load_catalog(project))
+    schedule = defs.get_schedule_def("single_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "Europe/Paris")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    with dg.instance_for_test() as instance:
+        [request] = schedule.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests
+        assert request.run_config == {"resources": {"single": {"config": {"task_timeout": 60}}}}
