@@ -17,6 +17,7 @@ from integrations_tests.conftest import case
 
 GUIDE = case("guide")
 CONFIG = {"api_key": {"env": "GUIDE_DEMO_KEY"}}
+COLLECTOR = "from integrations_pipeline.sdk import task\n\n\n@task(name='c')\ndef c(self, ctx):\n    return {'data': []}\n"
 
 
 @pytest.fixture
