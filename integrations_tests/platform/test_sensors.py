@@ -17,7 +17,10 @@ from integrations_tests.conftest import case
 
 GUIDE = case("guide")
 CONFIG = {"api_key": {"env": "GUIDE_DEMO_KEY"}}
-COLLECTOR = "from integrations_pipeline.sdk import task\n\n\n@task(name='c')\ndef c(self, ctx):\n    return {'data': []}\n"
+COLLECTOR = (
+    "from integrations_pipeline.sdk import task\n\n\n"
+    "@task(name='c')\ndef c(self, ctx):\n    return {'data': []}\n"
+)
 
 
 @pytest.fixture
@@ -54,7 +57,7 @@ def test_a_tick_adds_partitions_and_launches_each_due_slot_once(deployments):
             f"acme:{later.replace(second=0, microsecond=0).isoformat()}"
         ]
         deployments.remove("acme")
-        assert evaluate_scheduler(instance, ["guide_demo"], [], caught_up.cursor, now=later + timedelta(minutes=5),
+        assert evaluate_scheduler(instance, ["guide_demo"], [], caught_up.cursor, now=later + timedelta(minutes=5),  # noqa: E501
                                   store=deployments).run_requests == []  # fmt: skip
 
 
@@ -112,9 +115,7 @@ def test_a_failed_run_opens_one_ticket_and_posts_it(database_url, webhook, monke
 
 
 def test_init_integrations_is_idempotent(database_url, make_project):
-    files = {
-        "collectors/c.py": "from integrations_pipeline.sdk import task\n\n\n@task(name='c')\ndef c(self, ctx):\n    return {'data': []}\n"
-    }
+    files = {"collectors/c.py": COLLECTOR}
     project = make_project({"one": {"files": files}, "two": {"files": files}})
     assert init_integrations(load_catalog(project, include_disabled=True)) == ["create one", "create two"]
     assert init_integrations(load_catalog(project, include_disabled=True)) == []
@@ -127,9 +128,7 @@ def test_init_integrations_is_idempotent(database_url, make_project):
 
 
 def test_an_entry_with_a_default_schedule_gets_a_running_schedule(make_project):
-    files = {
-        "collectors/c.py": "from integrations_pipeline.sdk import task\n\n\n@task(name='c')\ndef c(self, ctx):\n    return {'data': []}\n"
-    }
+    files = {"collectors/c.py": COLLECTOR}
     entry = {"schedule": {"cron": "0 6 * * *", "timezone": "Europe/Paris", "config": {"task_timeout": 60}}}
     project = make_project({"single": {"files": files, "entry": entry}})
     defs = build_definitions(load_catalog(project))
