@@ -146,7 +146,8 @@ def _definitions(
     listed = {entry.name for entry in catalog.entries}
     broken = sorted({p.integration for p in problems if p.integration in listed} - set(compiled))
     jobs.extend(_broken_job(name, [p for p in problems if p.integration == name]) for name in broken)
-    sensors = [scheduler_sensor(jobs, sorted(compiled), broken), tickets_sensor(jobs)] if jobs else []
+    schemas = {name: catalog.integrations[name].schema for name in compiled}
+    sensors = [scheduler_sensor(jobs, schemas, broken), tickets_sensor(jobs)] if jobs else []
     return dg.Definitions(
         sensors=sensors,
         schedules=default_schedules(catalog, {name: c.job for name, c in compiled.items()}),

@@ -106,11 +106,18 @@ def _default_fits(config_type: Any, default: Any) -> bool:
     return default is not None or isinstance(config_type, dg.Noneable)
 
 
+def _or_env(scalar: Any) -> dg.ScalarUnion:
+    # Like Dagster's StringSource, but the run resolves {env: VAR} itself (resolve_config):
+    # an unset variable then fails that run, naming the field, instead of failing the
+    # planning of the run (and with it a whole sensor tick) in the code server.
+    return dg.ScalarUnion(scalar_type=scalar, non_scalar_schema=dg.Shape({"env": dg.String}))
+
+
 _SCALARS: dict[str, Any] = {
-    "string": dg.StringSource,
-    "integer": dg.IntSource,
-    "number": dg.Float,
-    "boolean": dg.BoolSource,
+    "string": _or_env(dg.String),
+    "integer": _or_env(dg.Int),
+    "number": _or_env(dg.Float),
+    "boolean": _or_env(dg.Bool),
 }
 
 

@@ -54,19 +54,24 @@ def deployment_run_request(
 
 def evaluate_scheduler(
     instance: dg.DagsterInstance,
-    loaded: Sequence[str],
+    loaded: Mapping[str, Mapping[str, Any]],
     broken: Sequence[str],
     cursor: str | None,
     now: datetime | None = None,
     store: DeploymentStore | None = None,
 ) -> dg.SensorResult:
-    """One scheduler tick: partitions to add, runs to launch, the new cursor."""
+    """One scheduler tick: partitions to add, runs to launch, the new cursor.
+
+    ``loaded`` maps each loaded integration to its config JSON Schema. A deployment whose
+    config no longer fits its integration's schema (integrations.json changed since it was
+    saved) gets a ticket instead of a run, so it cannot fail the tick for the others.
+    """
     now = now or utcnow()
     store = store or DeploymentStore()
     launched: dict[str, str] = json.loads(cursor) if cursor else {}
     deployments = store.all()
     partition_requests = []
-    for integration in loaded:
+    for integration in sorted(loaded):
         partitions = deployments_partitions(integration).name
         assert partitions is not None
         wanted = {ADHOC_PARTITION} | {d.name for d in deployments if d.integration == integration}
@@ -79,7 +84,19 @@ def evaluate_scheduler(
             continue  # its integration is gone from integrations.json: nothing to run
         partitioned = deployment.integration in loaded
         slot = due_slot(deployment, now)
-        if slot is not None and launched.get(deployment.name, "") < slot.isoformat():
+        due = slot is not None and launched.get(deployment.name, "") < slot.isoformat()
+        if (due or deployment.run_requested) and partitioned:
+            problem = _config_problem(deployment, loaded[deployment.integration])
+            if problem:
+                _config_ticket(
+                    deployment, problem, slot.isoformat() if due and slot else deployment.run_requested
+                )
+                if deployment.run_requested:
+                    store.clear_run_request(deployment.name, deployment.run_requested)
+                if due and slot:
+                    launched[deployment.name] = slot.isoformat()
+                continue
+        if due and slot is not None:
             run_requests.append(
                 deployment_run_request(
                     deployment,
@@ -107,8 +124,37 @@ def evaluate_scheduler(
     )
 
 
+def _config_problem(deployment: Deployment, schema: Mapping[str, Any]) -> str | None:
+    from dagster._config import process_config, resolve_to_config_type
+
+    from integrations_pipeline.config import dagster_config_schema
+
+    config_type = resolve_to_config_type(dagster_config_schema(deployment.integration, schema))
+    result = process_config(config_type, dict(deployment.config))
+    if result.success:
+        return None
+    return "; ".join(error.message for error in result.errors or [])
+
+
+def _config_ticket(deployment: Deployment, problem: str, occurrence: str | None) -> None:
+    from integrations_pipeline.tickets import open_ticket, post_webhook, set_webhook_result
+
+    ticket, created = open_ticket(
+        run_id=f"config:{deployment.name}:{occurrence}",
+        integration=deployment.integration,
+        deployment=deployment.name,
+        failed_tasks=[],
+        error_summary=f"deployment '{deployment.name}' was not run: its config does not fit "
+        f"integration '{deployment.integration}': {problem}",
+    )
+    if created and os.environ.get("INTEGRATIONS_WEBHOOK_URL"):
+        set_webhook_result(
+            ticket["id"], post_webhook({"type": "deployment_config_invalid", "ticket": ticket})
+        )
+
+
 def scheduler_sensor(
-    jobs: Sequence[Any], loaded: Sequence[str], broken: Sequence[str]
+    jobs: Sequence[Any], loaded: Mapping[str, Mapping[str, Any]], broken: Sequence[str]
 ) -> dg.SensorDefinition:
     @dg.sensor(
         name=SCHEDULER_SENSOR,

@@ -103,9 +103,8 @@ def case(name: str) -> Path:
     return CASES / name
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL database; fails in CI (and skips elsewhere) without a server."""
+def _admin_engine() -> Any:
+    """An AUTOCOMMIT engine on the server; fails in CI (and skips elsewhere) without one."""
     sqlalchemy = pytest.importorskip("sqlalchemy")
     admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -116,17 +115,36 @@ def postgres_url() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI and is unreachable: {error}")
         pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}")
-    name = f"integrations_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return admin
+
+
+@pytest.fixture
+def postgres_databases() -> Iterator[Any]:
+    """``create(prefix) -> (name, url)``: throwaway PostgreSQL databases, dropped afterwards."""
+    admin = _admin_engine()
+    created: list[str] = []
+
+    def create(prefix: str = "integrations_test") -> tuple[str, str]:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return name, POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
     try:
-        yield url
+        yield create
     finally:
         database.dispose_engines()
         with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in created:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_databases: Any) -> str:
+    """A throwaway PostgreSQL database."""
+    return postgres_databases()[1]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

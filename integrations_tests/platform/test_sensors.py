@@ -16,6 +16,7 @@ from integrations_pipeline.tickets import list_tickets
 from integrations_tests.conftest import case
 
 GUIDE = case("guide")
+SCHEMAS = {"guide_demo": load_catalog(GUIDE).integrations["guide_demo"].schema}
 CONFIG = {"api_key": {"env": "GUIDE_DEMO_KEY"}}
 COLLECTOR = (
     "from integrations_pipeline.sdk import task\n\n\n"
@@ -36,7 +37,7 @@ def deployments(database_url):
 def test_a_tick_adds_partitions_and_launches_each_due_slot_once(deployments):
     with dg.instance_for_test() as instance:
         now = utcnow()
-        first = evaluate_scheduler(instance, ["guide_demo"], [], None, now=now, store=deployments)
+        first = evaluate_scheduler(instance, SCHEMAS, [], None, now=now, store=deployments)
         [partitions] = first.dynamic_partitions_requests
         assert partitions.partitions_def_name == "guide_demo_deployments"
         assert sorted(partitions.partition_keys) == ["acme", "adhoc", "globex", "initech"]
@@ -46,29 +47,48 @@ def test_a_tick_adds_partitions_and_launches_each_due_slot_once(deployments):
         assert request.partition_key == "acme" and request.job_name == "guide_demo"
         assert request.tags["deployment"] == "acme" and request.tags["integration"] == "guide_demo"
         assert request.run_config == {"resources": {"guide_demo": {"config": CONFIG}}}
-        again = evaluate_scheduler(instance, ["guide_demo"], [], first.cursor, now=now, store=deployments)
+        again = evaluate_scheduler(instance, SCHEMAS, [], first.cursor, now=now, store=deployments)
         assert again.run_requests == []
         # The daemon was down for an hour: the latest slot runs, once.
         later = now + timedelta(hours=1)
-        caught_up = evaluate_scheduler(
-            instance, ["guide_demo"], [], first.cursor, now=later, store=deployments
-        )
+        caught_up = evaluate_scheduler(instance, SCHEMAS, [], first.cursor, now=later, store=deployments)
         assert [r.run_key for r in caught_up.run_requests] == [
             f"acme:{later.replace(second=0, microsecond=0).isoformat()}"
         ]
         deployments.remove("acme")
-        assert evaluate_scheduler(instance, ["guide_demo"], [], caught_up.cursor, now=later + timedelta(minutes=5),  # noqa: E501
+        assert evaluate_scheduler(instance, SCHEMAS, [], caught_up.cursor, now=later + timedelta(minutes=5),
                                   store=deployments).run_requests == []  # fmt: skip
+
+
+def test_a_deployment_whose_config_no_longer_fits_gets_a_ticket_not_a_run(deployments, database_url):
+    from sqlalchemy import update
+
+    from integrations_pipeline.deployments import DeploymentRow
+
+    with deployments.engine.begin() as connection:  # as if integrations.json changed since
+        connection.execute(
+            update(DeploymentRow).where(DeploymentRow.name == "acme").values(config={"api_key": 42})
+        )
+    with dg.instance_for_test() as instance:
+        result = evaluate_scheduler(instance, SCHEMAS, [], None, store=deployments)
+        assert result.run_requests == []
+        again = evaluate_scheduler(instance, SCHEMAS, [], result.cursor, store=deployments)
+        assert again.run_requests == []
+    [ticket] = list_tickets()
+    assert (
+        ticket["deployment"] == "acme" and "was not run: its config does not fit" in ticket["error_summary"]
+    )
+    assert "api_key" in ticket["error_summary"]
 
 
 def test_run_now_launches_one_manual_run(deployments):
     token = deployments.request_run("globex")
     with dg.instance_for_test() as instance:
-        result = evaluate_scheduler(instance, ["guide_demo"], [], None, store=deployments)
+        result = evaluate_scheduler(instance, SCHEMAS, [], None, store=deployments)
         manual = [r for r in result.run_requests if r.tags["integrations/trigger"] == "manual"]
         assert [r.run_key for r in manual] == [f"globex:manual:{token}"]
         assert deployments.get("globex").run_requested is None
-        again = evaluate_scheduler(instance, ["guide_demo"], [], result.cursor, store=deployments)
+        again = evaluate_scheduler(instance, SCHEMAS, [], result.cursor, store=deployments)
         assert not [r for r in again.run_requests if r.tags["integrations/trigger"] == "manual"]
 
 
