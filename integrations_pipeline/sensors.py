@@ -169,8 +169,18 @@ def scheduler_sensor(
     return deployments_scheduler
 
 
-def failed_run_ticket(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[dict[str, Any], bool]:
-    """Open the ticket of a failed run (once) and post it to the webhook if configured."""
+WILL_RETRY_TAG = "dagster/will_retry"
+
+
+def failed_run_ticket(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[dict[str, Any] | None, bool]:
+    """Open the ticket of a failed run (once) and post it to the webhook if configured.
+
+    A failure that Dagster's run retries will retry opens nothing: the ticket belongs to
+    the last attempt, so one failing run makes one ticket.
+    """
+    run = instance.get_run_by_id(run.run_id) or run
+    if run.tags.get(WILL_RETRY_TAG) == "true":
+        return None, False
     from integrations_pipeline.testing import run_errors
     from integrations_pipeline.tickets import open_ticket, post_webhook, set_webhook_result
 
@@ -210,7 +220,7 @@ def tickets_sensor(jobs: Sequence[Any]) -> dg.SensorDefinition:
     )
     def support_tickets(context: dg.RunFailureSensorContext) -> None:
         ticket, created = failed_run_ticket(context.instance, context.dagster_run)
-        if created:
+        if ticket is not None and created:
             context.log.info(f"opened ticket {ticket['id']} for run {ticket['run_id']}")
 
     return support_tickets

@@ -193,11 +193,16 @@ def test_production_stack_end_to_end(stack: Stack, tmp_path: Path, webhook: Any)
             "deployments", "add", "hello-broken", "--integration", "hello_world", "--config", str(broken)
         )
         stack.cli("deployments", "run-now", "hello-broken")
+        # The failure is retried once (run_retries); the last attempt's failure is final.
         [failed] = wait_for(
-            "the failed run of hello-broken",
-            lambda: [r for r in runs_of(instance, "hello-broken") if r.status == dg.DagsterRunStatus.FAILURE],
+            "the final failed run of hello-broken",
+            lambda: [
+                r for r in runs_of(instance, "hello-broken")
+                if r.status == dg.DagsterRunStatus.FAILURE and r.tags.get("dagster/will_retry") == "false"
+            ],
             180, stack,
         )  # fmt: skip
+        assert failed.tags.get("dagster/retry_number") == "1"
         [ticket] = wait_for("the ticket", lambda: list_tickets(), 60, stack)
         assert ticket["run_id"] == failed.run_id and ticket["deployment"] == "hello-broken"
         assert "E2E_VARIABLE_NOT_SET" in ticket["error_summary"]
