@@ -173,10 +173,30 @@ def test_violations_land_in_the_database_and_resolve(database_url):
     assert resolved["status"] == "resolved" and resolved["id"] == record["id"]
 
 
-def test_deployment_tag_is_recorded_on_violations():
-    guide_run(deployment="acme-prod")
-    [record] = get_store().list_violations(integration="guide_demo")
-    assert record["deployment"] == "acme-prod"
+def test_each_deployment_is_its_own_partition_and_violation():
+    acme = guide_run(deployment="acme")
+    globex = guide_run(deployment="globex", config={"admins_allowed": ["alice"]})
+    adhoc = guide_run()
+    for result, partition in ((acme, "acme"), (globex, "globex"), (adhoc, "adhoc")):
+        checks = result.dagster_result.get_asset_check_evaluations()
+        assert {c.partition for c in checks} == {partition}
+        materializations = result.dagster_result.get_asset_materialization_events()
+        assert {m.partition for m in materializations} == {partition}
+    records = {
+        r["deployment"]: r["status"] for r in get_store().list_violations() if r["task"] == "check_admins"
+    }
+    assert records == {"acme": "open", None: "open"}  # globex allows alice: no violation
+
+
+def test_collected_data_is_stored_per_run(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        first = guide_run(instance=instance, deployment="acme")
+        second = guide_run(instance=instance, deployment="acme")
+        storage = Path(instance.storage_directory()) / "integrations"
+        stored = sorted(p.name for p in storage.iterdir())
+    assert stored == sorted([first.run_id, second.run_id])
 
 
 def test_secret_passed_by_env_reference_never_reaches_storage(tmp_path, monkeypatch):

@@ -25,11 +25,12 @@ import httpx
 import pytest
 from dagster._core.instance.ref import InstanceRef
 from dagster_graphql import DagsterGraphQLClient
+from sqlalchemy.engine import make_url
 
 from integrations_pipeline.integration_records import list_integration_records
 from integrations_pipeline.store import get_store
 from integrations_pipeline.tickets import list_tickets
-from integrations_tests.conftest import PROJECT
+from integrations_tests.conftest import POSTGRES_ADMIN_URL, PROJECT
 
 SECRET = "e2e-hello-secret-31f0"
 CLI = [sys.executable, "-m", "integrations_pipeline.cli"]
@@ -108,12 +109,13 @@ def stack(
     home = tmp_path / "dagster-home"
     home.mkdir()
     shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    server = make_url(POSTGRES_ADMIN_URL)
     env = {
         "DAGSTER_HOME": str(home),
-        "DAGSTER_POSTGRES_HOST": "127.0.0.1",
-        "DAGSTER_POSTGRES_PORT": "5432",
-        "DAGSTER_POSTGRES_USER": "postgres",
-        "DAGSTER_POSTGRES_PASSWORD": "",
+        "DAGSTER_POSTGRES_HOST": server.host or "127.0.0.1",
+        "DAGSTER_POSTGRES_PORT": str(server.port or 5432),
+        "DAGSTER_POSTGRES_USER": server.username or "postgres",
+        "DAGSTER_POSTGRES_PASSWORD": server.password or "",
         "DAGSTER_POSTGRES_DB": dagster_db,
         "INTEGRATIONS_DATABASE_URL": app_url,
         "INTEGRATIONS_CODE_SERVER_HOST": "127.0.0.1",
@@ -165,6 +167,8 @@ def test_production_stack_end_to_end(stack: Stack, tmp_path: Path, webhook: Any)
         assert run.run_config["resources"]["hello_world"]["config"]["api_key"] == {
             "env": "HELLO_WORLD_API_KEY"
         }
+        partitions = instance.get_dynamic_partitions("hello_world_deployments")
+        assert {"adhoc", "hello-acme"} <= set(partitions)
         [violation] = get_store().list_violations(deployment="hello-acme")
         assert (violation["task"], violation["status"], violation["run_id"]) == (
             "check_item",
