@@ -94,7 +94,7 @@ def test_run_now_launches_one_manual_run(deployments):
 
 def test_the_scheduler_sensor_is_wired_to_the_jobs(deployments):
     defs = build_definitions(load_catalog(GUIDE))
-    sensor = defs.get_sensor_def(SCHEDULER_SENSOR)
+    sensor = defs.resolve_sensor_def(SCHEDULER_SENSOR)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     with dg.instance_for_test() as instance:
         result = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
@@ -106,7 +106,7 @@ def test_a_failed_run_opens_one_ticket_and_posts_it(database_url, webhook, monke
     monkeypatch.setenv("INTEGRATIONS_WEBHOOK_URL", webhook.url)
     monkeypatch.setenv("GUIDE_DEMO_KEY", "ticket-secret-key-1")
     defs = build_definitions(load_catalog(GUIDE))
-    sensor = defs.get_sensor_def(TICKETS_SENSOR)
+    sensor = defs.resolve_sensor_def(TICKETS_SENSOR)
     with dg.instance_for_test() as instance:
         result = run_integration(
             "guide_demo", {**CONFIG, "fail_groups": True}, project=GUIDE, instance=instance, deployment="acme"
@@ -152,7 +152,7 @@ def test_an_entry_with_a_default_schedule_gets_a_running_schedule(make_project):
     entry = {"schedule": {"cron": "0 6 * * *", "timezone": "Europe/Paris", "config": {"task_timeout": 60}}}
     project = make_project({"single": {"files": files, "entry": entry}})
     defs = build_definitions(load_catalog(project))
-    schedule = defs.get_schedule_def("single_schedule")
+    schedule = defs.resolve_schedule_def("single_schedule")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "Europe/Paris")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     with dg.instance_for_test() as instance:
