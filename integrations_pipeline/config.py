@@ -348,7 +348,16 @@ def _substitute_env(value: Any, path: tuple[str, ...], unset: list[tuple[str, ..
             result[key] = _substitute_env(item, (*path, str(key)), unset)
         return result
     if isinstance(value, list):
-        return [_substitute_env(item, (*path, str(i)), unset) for i, item in enumerate(value)]
+        items = []
+        for index, item in enumerate(value):
+            if _is_env_reference(item):
+                if item["env"] not in os.environ:
+                    unset.append((*path, str(index)))
+                    continue
+                items.append(os.environ[item["env"]])
+            else:
+                items.append(_substitute_env(item, (*path, str(index)), unset))
+        return items
     return value
 
 

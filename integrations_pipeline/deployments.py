@@ -133,7 +133,9 @@ def validate(deployment: Deployment, catalog: Catalog) -> None:
             f"deployment '{name}': integration '{deployment.integration}' is not available"
             + (f" ({problems})" if problems else " (unknown or disabled)")
         )
-    if deployment.schedule is not None and not is_valid_cron(deployment.schedule):
+    if deployment.schedule is not None and (
+        not isinstance(deployment.schedule, str) or not is_valid_cron(deployment.schedule)
+    ):
         raise DeploymentError(
             f"deployment '{name}': field 'schedule': {deployment.schedule!r} is not a valid cron expression"
         )
@@ -182,24 +184,10 @@ class DeploymentStore:
 
     def add(self, deployment: Deployment, catalog: Catalog) -> Deployment:
         validate(deployment, catalog)
-        now = utcnow()
         with Session(self.engine) as session, session.begin():
             if session.scalar(select(DeploymentRow.id).where(DeploymentRow.name == deployment.name)):
                 raise DeploymentError(f"deployment '{deployment.name}' exists already; use update")
-            session.add(
-                DeploymentRow(
-                    id=str(uuid.uuid4()),
-                    name=deployment.name,
-                    integration=deployment.integration,
-                    config=deployment.config,
-                    schedule=deployment.schedule,
-                    timezone=deployment.timezone,
-                    paused=deployment.paused,
-                    created_at=now,
-                    updated_at=now,
-                    schedule_start=now,
-                )
-            )
+            _insert(session, deployment)
         return self.get(deployment.name)
 
     def update(self, name: str, catalog: Catalog, **changes: Any) -> tuple[Deployment, list[str]]:
@@ -214,16 +202,12 @@ class DeploymentStore:
         if not wanted:
             return current, []
         updated = Deployment(**{**{f: getattr(current, f) for f in FIELDS}, **wanted})
-        validate(updated, catalog)
-        now = utcnow()
+        if set(wanted) != {"paused"}:  # pausing a deployment that went bad must always work
+            validate(updated, catalog)
         with Session(self.engine) as session, session.begin():
             row = session.scalar(select(DeploymentRow).where(DeploymentRow.name == name))
             assert row is not None
-            for key, value in wanted.items():
-                setattr(row, key, value)
-            row.updated_at = now
-            if {"schedule", "timezone"} & set(wanted) or (wanted.get("paused") is False):
-                row.schedule_start = now
+            _change(row, wanted)
         return self.get(name), sorted(wanted)
 
     def remove(self, name: str) -> None:
@@ -262,27 +246,73 @@ class DeploymentStore:
             raise DeploymentError(f"deployments listed twice: {', '.join(duplicates)}")
         for deployment in wanted:
             validate(deployment, catalog)
-        existing = {d.name: d for d in self.all()}
         changes: list[str] = []
-        for deployment in wanted:
-            current = existing.get(deployment.name)
-            if current is None:
-                changes.append(f"create {deployment.name} ({deployment.integration})")
-                if not dry_run:
-                    self.add(deployment, catalog)
-                continue
-            fields = {f: getattr(deployment, f) for f in FIELDS if f != "name"}
-            differing = sorted(k for k, v in fields.items() if getattr(current, k) != v)
-            if differing:
-                changes.append(f"update {deployment.name}: {', '.join(differing)}")
-                if not dry_run:
-                    self.update(deployment.name, catalog, **fields)
-        if prune:
-            for name in sorted(set(existing) - set(names)):
-                changes.append(f"remove {name}")
-                if not dry_run:
-                    self.remove(name)
+        # One transaction: either every change is written or none.
+        with Session(self.engine) as session, session.begin():
+            rows = {row.name: row for row in session.scalars(select(DeploymentRow))}
+            for deployment in wanted:
+                row = rows.get(deployment.name)
+                if row is None:
+                    changes.append(f"create {deployment.name} ({deployment.integration})")
+                    if not dry_run:
+                        _insert(session, deployment)
+                    continue
+                current = _from_row(row)
+                differing = {
+                    f: getattr(deployment, f)
+                    for f in FIELDS
+                    if f != "name" and getattr(current, f) != getattr(deployment, f)
+                }
+                if differing:
+                    changes.append(f"update {deployment.name}: {', '.join(sorted(differing))}")
+                    if not dry_run:
+                        _change(row, differing)
+            if prune:
+                for name in sorted(set(rows) - set(names)):
+                    changes.append(f"remove {name}")
+                    if not dry_run:
+                        session.delete(rows[name])
+            if dry_run:
+                session.rollback()
         return changes
+
+
+def _insert(session: Session, deployment: Deployment) -> None:
+    now = utcnow()
+    session.add(
+        DeploymentRow(
+            id=str(uuid.uuid4()),
+            name=deployment.name,
+            integration=deployment.integration,
+            config=deployment.config,
+            schedule=deployment.schedule,
+            timezone=deployment.timezone,
+            paused=deployment.paused,
+            created_at=now,
+            updated_at=now,
+            schedule_start=now,
+        )
+    )
+
+
+def _change(row: DeploymentRow, wanted: Mapping[str, Any]) -> None:
+    now = utcnow()
+    for key, value in wanted.items():
+        setattr(row, key, value)
+    row.updated_at = now
+    if {"schedule", "timezone"} & set(wanted) or wanted.get("paused") is False:
+        # A new or resumed schedule starts now: earlier slots are not run.
+        row.schedule_start = now
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "integration": (str,),
+    "config": (dict,),
+    "schedule": (str, type(None)),
+    "timezone": (str,),
+    "paused": (bool,),
+}
 
 
 def parse_deployments(data: Any) -> list[Deployment]:
@@ -299,14 +329,21 @@ def parse_deployments(data: Any) -> list[Deployment]:
             raise DeploymentError(
                 f"deployments[{index}] ({item['name']}): unknown field(s) {sorted(unknown)}"
             )
+        for field, types in _FIELD_TYPES.items():
+            if field in item and not isinstance(item[field], types):
+                expected = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+                raise DeploymentError(
+                    f"deployments[{index}] ({item['name']}): field '{field}' must be {expected}, "
+                    f"got {type(item[field]).__name__}"
+                )
         result.append(
             Deployment(
                 name=str(item["name"]),
                 integration=str(item["integration"]),
                 config=dict(item.get("config") or {}),
                 schedule=item.get("schedule"),
-                timezone=str(item.get("timezone") or "UTC"),
-                paused=bool(item.get("paused", False)),
+                timezone=item.get("timezone") or "UTC",
+                paused=item.get("paused", False),
             )
         )
     return result

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from integrations_pipeline.dependencies import resolve_dependencies
 from integrations_pipeline.errors import IntegrationError, IntegrationLoadError, TaskDefinitionError
@@ -48,6 +48,26 @@ class DefaultSchedule(BaseModel):
     cron: str
     timezone: str = "UTC"
     config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_is_valid(cls, value: str) -> str:
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if not is_valid_cron_string(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_known(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
 
 class IntegrationEntry(BaseModel):
@@ -209,6 +229,15 @@ def _parse_entry(index: int, raw: Any, catalog: Catalog) -> IntegrationEntry | N
             LoadProblem(entry.name, f"invalid JSON Schema in integrations.json at {where}: {error.message}")
         )
         return None
+    if entry.schedule is not None:
+        from integrations_pipeline.config import check_stored_config
+        from integrations_pipeline.errors import IntegrationConfigError
+
+        try:
+            check_stored_config(entry.name, entry.config_schema, entry.schedule.config)
+        except IntegrationConfigError as error:
+            catalog.problems.append(LoadProblem(entry.name, f"default schedule: {error.detail()}"))
+            return None
     if entry.config_schema.get("type", "object") != "object":
         catalog.problems.append(
             LoadProblem(entry.name, "the config JSON Schema must describe an object (type: object)")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -31,6 +31,7 @@ INTERVAL_ENV = "INTEGRATIONS_SENSOR_INTERVAL_SECONDS"
 DEFAULT_INTERVAL_SECONDS = 30
 TRIGGER_TAG = "integrations/trigger"
 SLOT_TAG = "integrations/slot"
+RUN_KEY_TAG = "dagster/run_key"
 
 
 def sensor_interval() -> int:
@@ -47,7 +48,10 @@ def deployment_run_request(
         run_key=run_key,
         job_name=deployment.integration,
         partition_key=deployment.name if partitioned else None,
-        run_config={"resources": {deployment.integration: {"config": deployment.config}}},
+        # A broken integration's job has no resources: it only fails with the load error.
+        run_config={"resources": {deployment.integration: {"config": deployment.config}}}
+        if partitioned
+        else {},
         tags=tags,
     )
 
@@ -63,8 +67,10 @@ def evaluate_scheduler(
     """One scheduler tick: partitions to add, runs to launch, the new cursor.
 
     ``loaded`` maps each loaded integration to its config JSON Schema. A deployment whose
-    config no longer fits its integration's schema (integrations.json changed since it was
-    saved) gets a ticket instead of a run, so it cannot fail the tick for the others.
+    config no longer fits (integrations.json changed since it was saved) gets a ticket
+    instead of a run; a deployment of an integration that failed to load launches that
+    integration's failing job (its runs fail with the load error, and get tickets). What
+    goes wrong with one deployment never fails the tick for the others.
     """
     now = now or utcnow()
     store = store or DeploymentStore()
@@ -78,50 +84,83 @@ def evaluate_scheduler(
         missing = sorted(wanted - set(instance.get_dynamic_partitions(partitions)))
         if missing:
             partition_requests.append(dg.AddDynamicPartitionsRequest(partitions, missing))
-    run_requests = []
+    run_requests: list[dg.RunRequest] = []
+    problems: list[str] = []
     for deployment in deployments:
         if deployment.integration not in loaded and deployment.integration not in broken:
             continue  # its integration is gone from integrations.json: nothing to run
-        partitioned = deployment.integration in loaded
-        slot = due_slot(deployment, now)
-        due = slot is not None and launched.get(deployment.name, "") < slot.isoformat()
-        if (due or deployment.run_requested) and partitioned:
-            problem = _config_problem(deployment, loaded[deployment.integration])
-            if problem:
-                _config_ticket(
-                    deployment, problem, slot.isoformat() if due and slot else deployment.run_requested
-                )
-                if deployment.run_requested:
-                    store.clear_run_request(deployment.name, deployment.run_requested)
-                if due and slot:
-                    launched[deployment.name] = slot.isoformat()
-                continue
-        if due and slot is not None:
-            run_requests.append(
-                deployment_run_request(
-                    deployment,
-                    run_key=f"{deployment.name}:{slot.isoformat()}",
-                    trigger="schedule",
-                    partitioned=partitioned,
-                    slot=slot,
-                )
-            )
-            launched[deployment.name] = slot.isoformat()
-        if deployment.run_requested:
-            run_requests.append(
-                deployment_run_request(
-                    deployment,
-                    run_key=f"{deployment.name}:manual:{deployment.run_requested}",
-                    trigger="manual",
-                    partitioned=partitioned,
-                )
-            )
-            store.clear_run_request(deployment.name, deployment.run_requested)
+        try:
+            run_requests.extend(_deployment_requests(instance, deployment, loaded, launched, now, store))
+        except Exception as error:  # one deployment's trouble must not stop the others
+            problems.append(f"deployment '{deployment.name}': {type(error).__name__}: {error}")
     current = {d.name for d in deployments}
     cursor_out = json.dumps({k: v for k, v in launched.items() if k in current}, sort_keys=True)
     return dg.SensorResult(
-        run_requests=run_requests, dynamic_partitions_requests=partition_requests, cursor=cursor_out
+        run_requests=run_requests,
+        dynamic_partitions_requests=partition_requests,
+        cursor=cursor_out,
+        skip_reason="; ".join(problems) if problems and not run_requests else None,
     )
+
+
+def _deployment_requests(
+    instance: dg.DagsterInstance,
+    deployment: Deployment,
+    loaded: Mapping[str, Mapping[str, Any]],
+    launched: dict[str, str],
+    now: datetime,
+    store: DeploymentStore,
+) -> list[dg.RunRequest]:
+    partitioned = deployment.integration in loaded
+    slot = due_slot(deployment, now)
+    previous = launched.get(deployment.name)
+    due = slot is not None and (previous is None or datetime.fromisoformat(previous) < slot)
+    token = deployment.run_requested
+    manual_key = f"{deployment.name}:manual:{token}" if token else None
+    if manual_key and _run_exists(instance, manual_key):
+        # The daemon created the run of this request: it is done.
+        store.clear_run_request(deployment.name, token or "")
+        manual_key = None
+    if not (due or manual_key):
+        return []
+    if partitioned:
+        problem = _config_problem(deployment, loaded[deployment.integration])
+        if problem:
+            occurrence = _utc(slot).isoformat() if due and slot else token
+            _config_ticket(deployment, problem, occurrence)
+            if token:
+                store.clear_run_request(deployment.name, token)
+            if due and slot:
+                launched[deployment.name] = _utc(slot).isoformat()
+            return []
+    requests = []
+    if due and slot is not None:
+        utc_slot = _utc(slot)
+        requests.append(
+            deployment_run_request(
+                deployment,
+                run_key=f"{deployment.name}:{utc_slot.isoformat()}",
+                trigger="schedule",
+                partitioned=partitioned,
+                slot=utc_slot,
+            )
+        )
+        launched[deployment.name] = utc_slot.isoformat()
+    if manual_key:
+        # Requested again on every tick until the run exists; the run key makes the daemon
+        # create it once.
+        requests.append(
+            deployment_run_request(deployment, run_key=manual_key, trigger="manual", partitioned=partitioned)
+        )
+    return requests
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _run_exists(instance: dg.DagsterInstance, run_key: str) -> bool:
+    return bool(instance.get_run_ids(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1))
 
 
 def _config_problem(deployment: Deployment, schema: Mapping[str, Any]) -> str | None:
@@ -137,9 +176,9 @@ def _config_problem(deployment: Deployment, schema: Mapping[str, Any]) -> str | 
 
 
 def _config_ticket(deployment: Deployment, problem: str, occurrence: str | None) -> None:
-    from integrations_pipeline.tickets import open_ticket, post_webhook, set_webhook_result
+    from integrations_pipeline.tickets import deliver_pending, open_ticket
 
-    ticket, created = open_ticket(
+    _, created = open_ticket(
         run_id=f"config:{deployment.name}:{occurrence}",
         integration=deployment.integration,
         deployment=deployment.name,
@@ -147,10 +186,8 @@ def _config_ticket(deployment: Deployment, problem: str, occurrence: str | None)
         error_summary=f"deployment '{deployment.name}' was not run: its config does not fit "
         f"integration '{deployment.integration}': {problem}",
     )
-    if created and os.environ.get("INTEGRATIONS_WEBHOOK_URL"):
-        set_webhook_result(
-            ticket["id"], post_webhook({"type": "deployment_config_invalid", "ticket": ticket})
-        )
+    if created:
+        deliver_pending()
 
 
 def scheduler_sensor(
@@ -164,7 +201,11 @@ def scheduler_sensor(
         description="Launches each deployment's due cron slots and run-now requests.",
     )
     def deployments_scheduler(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        return evaluate_scheduler(context.instance, loaded, broken, context.cursor)
+        from integrations_pipeline.tickets import deliver_pending
+
+        result = evaluate_scheduler(context.instance, loaded, broken, context.cursor)
+        deliver_pending()  # tickets whose webhook delivery failed before
+        return result
 
     return deployments_scheduler
 
@@ -182,7 +223,7 @@ def failed_run_ticket(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple
     if run.tags.get(WILL_RETRY_TAG) == "true":
         return None, False
     from integrations_pipeline.testing import run_errors
-    from integrations_pipeline.tickets import open_ticket, post_webhook, set_webhook_result
+    from integrations_pipeline.tickets import deliver_pending, open_ticket
 
     records = instance.all_logs(run.run_id)
     events = [r.dagster_event for r in records if r.dagster_event is not None]
@@ -203,10 +244,8 @@ def failed_run_ticket(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple
         failed_tasks=failed_tasks,
         error_summary=summary,
     )
-    if created and os.environ.get("INTEGRATIONS_WEBHOOK_URL"):
-        result = post_webhook({"type": "integration_run_failed", "ticket": ticket})
-        set_webhook_result(ticket["id"], result)
-        ticket = {**ticket, "webhook": result}
+    if created:
+        deliver_pending()
     return ticket, created
 
 

@@ -24,9 +24,12 @@ from integrations_pipeline.database import Base, as_utc, engine, utcnow
 from integrations_pipeline.redaction import active_secrets
 
 WEBHOOK_ENV = "INTEGRATIONS_WEBHOOK_URL"
-WEBHOOK_TIMEOUT_SECONDS = 10.0
-WEBHOOK_ATTEMPTS = 4
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+WEBHOOK_ATTEMPTS = 3
 WEBHOOK_BACKOFF_SECONDS = 0.5
+# Deliveries run inside sensor ticks, which Dagster cuts off after 60 s.
+DELIVERY_BUDGET_SECONDS = 20.0
+MAX_DELIVERIES = 10
 SUMMARY_CHARS = 4_000
 
 
@@ -34,7 +37,8 @@ class TicketRow(Base):
     __tablename__ = "tickets"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    run_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # A run id, or `config:<deployment>:<occurrence>` for a deployment that could not run.
+    run_id: Mapped[str] = mapped_column(String(255), unique=True)
     integration: Mapped[str] = mapped_column(String(128), index=True)
     deployment: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     failed_tasks: Mapped[Any] = mapped_column(JSON)
@@ -42,6 +46,7 @@ class TicketRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     webhook: Mapped[str | None] = mapped_column(Text, nullable=True)
+    webhook_deliveries: Mapped[int] = mapped_column(default=0)
 
 
 def _record(row: TicketRow) -> dict[str, Any]:
@@ -95,11 +100,35 @@ def open_ticket(
         return _record(row), True
 
 
-def set_webhook_result(ticket_id: str, result: str, url: str | None = None) -> None:
-    with Session(engine(url)) as session, session.begin():
-        row = session.get(TicketRow, ticket_id)
-        if row is not None:
+def deliver_pending(url: str | None = None, budget: float = DELIVERY_BUDGET_SECONDS) -> list[str]:
+    """Post tickets not yet delivered to ``INTEGRATIONS_WEBHOOK_URL``, within ``budget`` seconds.
+
+    A delivery that failed is tried again on later calls, up to MAX_DELIVERIES times.
+    """
+    if not os.environ.get(WEBHOOK_ENV):
+        return []
+    deadline = time.monotonic() + budget
+    results = []
+    with Session(engine(url)) as session:
+        pending = session.scalars(
+            select(TicketRow)
+            .where(TicketRow.webhook_deliveries < MAX_DELIVERIES)
+            .where((TicketRow.webhook.is_(None)) | (TicketRow.webhook.like("failed%")))
+            .order_by(TicketRow.created_at)
+        ).all()
+        for row in pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            kind = "deployment_not_run" if row.run_id.startswith("config:") else "integration_run_failed"
+            result = post_webhook(
+                {"type": kind, "ticket": _record(row)}, timeout=min(WEBHOOK_TIMEOUT_SECONDS, remaining)
+            )
             row.webhook = result
+            row.webhook_deliveries += 1
+            session.commit()
+            results.append(result)
+    return results
 
 
 def list_tickets(status: str | None = None, url: str | None = None) -> list[dict[str, Any]]:

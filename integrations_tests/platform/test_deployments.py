@@ -153,3 +153,50 @@ def test_deployments_command_line(tmp_path):
     assert "removed deployment globex" in integrations("deployments", "remove", "globex").stdout
     missing = integrations("deployments", "remove", "globex")
     assert missing.returncode == 1 and "no deployment named 'globex'" in missing.stderr
+
+
+def test_a_deployment_that_went_bad_can_still_be_paused_and_removed(store, catalog):
+    from sqlalchemy import update
+
+    from integrations_pipeline.deployments import DeploymentRow
+
+    store.add(demo(schedule="* * * * *"), catalog)
+    with store.engine.begin() as connection:
+        connection.execute(update(DeploymentRow).values(config={"tasks": ["nope"]}))
+    assert store.update("acme", catalog, paused=True)[0].paused
+    store.remove("acme")
+
+
+def test_env_references_inside_arrays_are_accepted(store, make_project):
+    schema = {
+        "type": "object",
+        "properties": {"api_keys": {"type": "array", "items": {"type": "string", "writeOnly": True}}},
+    }
+    project = make_project({"multi": {"schema": schema, "files": {"collectors/c.py": COLLECTOR}}})
+    deployment = Deployment("multi-keys", "multi", {"api_keys": [{"env": "KEY_ONE"}, {"env": "KEY_TWO"}]})
+    assert store.add(deployment, load_catalog(project)).config["api_keys"][1] == {"env": "KEY_TWO"}
+    with pytest.raises(DeploymentError, match=r"config field 'api_keys\.0' is secret"):
+        store.add(Deployment("multi-literal", "multi", {"api_keys": ["plain"]}), load_catalog(project))
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"schedule": 5}, "field 'schedule' must be str or null, got int"),
+        ({"config": [1]}, "field 'config' must be dict, got list"),
+        ({"paused": "yes"}, "field 'paused' must be bool, got str"),
+        ({"colour": "red"}, "unknown field(s) ['colour']"),
+    ],
+)
+def test_apply_files_with_wrong_types_are_refused_naming_the_field(item, message):
+    from integrations_pipeline.deployments import parse_deployments
+
+    with pytest.raises(DeploymentError) as raised:
+        parse_deployments({"deployments": [{"name": "acme", "integration": "guide_demo", **item}]})
+    assert message in str(raised.value)
+
+
+COLLECTOR = (
+    "from integrations_pipeline.sdk import task\n\n\n"
+    "@task(name='c')\ndef c(self, ctx):\n    return {'data': []}\n"
+)

@@ -81,15 +81,66 @@ def test_a_deployment_whose_config_no_longer_fits_gets_a_ticket_not_a_run(deploy
     assert "api_key" in ticket["error_summary"]
 
 
-def test_run_now_launches_one_manual_run(deployments):
+def test_run_now_is_requested_until_its_run_exists(deployments):
     token = deployments.request_run("globex")
+    key = f"globex:manual:{token}"
+
+    def manual(result):
+        return [r.run_key for r in result.run_requests if r.tags["integrations/trigger"] == "manual"]
+
+    with dg.instance_for_test() as instance:
+        first = evaluate_scheduler(instance, SCHEMAS, [], None, store=deployments)
+        assert manual(first) == [key]
+        # The tick failed before the daemon created the run: the request is not lost.
+        assert manual(evaluate_scheduler(instance, SCHEMAS, [], first.cursor, store=deployments)) == [key]
+        assert deployments.get("globex").run_requested == token
+
+        @dg.op
+        def noop() -> None:
+            pass
+
+        @dg.job
+        def created_by_the_daemon() -> None:
+            noop()
+
+        created_by_the_daemon.execute_in_process(instance=instance, tags={"dagster/run_key": key})
+        assert manual(evaluate_scheduler(instance, SCHEMAS, [], first.cursor, store=deployments)) == []
+        assert deployments.get("globex").run_requested is None
+
+
+def test_a_broken_integration_or_a_failing_deployment_never_stops_the_others(deployments, monkeypatch):
+    from integrations_pipeline import sensors
+
+    original = sensors._config_problem
+
+    def exploding(deployment, schema):
+        if deployment.name == "acme":
+            raise RuntimeError("database hiccup")
+        return original(deployment, schema)
+
+    deployments.update("initech", load_catalog(GUIDE), paused=False)
+    monkeypatch.setattr(sensors, "_config_problem", exploding)
     with dg.instance_for_test() as instance:
         result = evaluate_scheduler(instance, SCHEMAS, [], None, store=deployments)
-        manual = [r for r in result.run_requests if r.tags["integrations/trigger"] == "manual"]
-        assert [r.run_key for r in manual] == [f"globex:manual:{token}"]
-        assert deployments.get("globex").run_requested is None
-        again = evaluate_scheduler(instance, SCHEMAS, [], result.cursor, store=deployments)
-        assert not [r for r in again.run_requests if r.tags["integrations/trigger"] == "manual"]
+        assert [r.tags["deployment"] for r in result.run_requests] == ["initech"]
+        # A deployment of an integration that failed to load runs its failing job, unpartitioned.
+        broken = evaluate_scheduler(instance, {}, ["guide_demo"], None, store=deployments)
+        assert {r.tags["deployment"] for r in broken.run_requests} == {"acme", "initech"}
+        assert all(r.partition_key is None and r.run_config == {} for r in broken.run_requests)
+
+
+def test_slots_compare_as_moments_across_a_time_zone_change(deployments):
+    import json
+
+    deployments.update("globex", load_catalog(GUIDE), schedule="0 * * * *", timezone="America/Los_Angeles")
+    now = (utcnow() + timedelta(days=1)).replace(hour=11, minute=5, second=0, microsecond=0)
+    # Launched 10:00 UTC; the 11:00 UTC slot is 03:00-08:00 in Los Angeles, whose text sorts
+    # before "10:00:00+00:00": compared as text it would be skipped.
+    cursor = json.dumps({"globex": now.replace(hour=10, minute=0).isoformat()})
+    with dg.instance_for_test() as instance:
+        result = evaluate_scheduler(instance, SCHEMAS, [], cursor, now=now, store=deployments)
+    keys = [r.run_key for r in result.run_requests if r.tags["deployment"] == "globex"]
+    assert keys == [f"globex:{now.replace(minute=0).isoformat()}"]
 
 
 def test_the_scheduler_sensor_is_wired_to_the_jobs(deployments):
@@ -158,3 +209,66 @@ def test_an_entry_with_a_default_schedule_gets_a_running_schedule(make_project):
     with dg.instance_for_test() as instance:
         [request] = schedule.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests
         assert request.run_config == {"resources": {"single": {"config": {"task_timeout": 60}}}}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ({"cron": "not a cron"}, "is not a valid cron expression"),
+        ({"cron": "0 6 * * *", "timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"cron": "0 6 * * *", "config": {"api_key": "literal"}}, "config field 'api_key' is secret"),
+    ],
+)
+def test_a_bad_default_schedule_is_that_integrations_load_problem(make_project, schedule, message):
+    schema = {"type": "object", "properties": {"api_key": {"type": "string", "writeOnly": True}}}
+    project = make_project(
+        {
+            "bad": {
+                "files": {"collectors/c.py": COLLECTOR},
+                "entry": {"schedule": schedule},
+                "schema": schema,
+            },
+            "good": {"files": {"collectors/c.py": COLLECTOR}},
+        }
+    )
+    catalog = load_catalog(project)
+    assert any(message in p.message for p in catalog.problems_of("bad")), catalog.problems
+    defs = build_definitions(catalog)
+    assert defs.resolve_job_def("good").execute_in_process(raise_on_error=False).success
+
+
+def test_a_long_deployment_name_gets_its_config_ticket(deployments):
+    from sqlalchemy import update
+
+    from integrations_pipeline.deployments import DeploymentRow
+
+    name = "acme-production-hello-world-eu-west-1-" + "x" * 80
+    deployments.add(Deployment(name, "guide_demo", CONFIG, schedule="* * * * *"), load_catalog(GUIDE))
+    with deployments.engine.begin() as connection:
+        connection.execute(
+            update(DeploymentRow).where(DeploymentRow.name == name).values(config={"api_key": 1})
+        )
+    with dg.instance_for_test() as instance:
+        result = evaluate_scheduler(instance, SCHEMAS, [], None, store=deployments)
+    assert "acme" in {r.tags["deployment"] for r in result.run_requests}
+    assert [t["deployment"] for t in list_tickets()] == [name]
+
+
+def test_failed_webhook_deliveries_are_retried_later(database_url, monkeypatch):
+    from integrations_pipeline.tickets import deliver_pending, open_ticket
+    from integrations_tests.platform.conftest import Webhook
+
+    receiver = Webhook(fail_first=3)  # every attempt of the first delivery fails
+    monkeypatch.setenv("INTEGRATIONS_WEBHOOK_URL", receiver.url)
+    try:
+        open_ticket(
+            run_id="run-1", integration="demo", deployment=None, failed_tasks=["t"], error_summary="boom"
+        )
+        [first] = deliver_pending()
+        assert first.startswith("failed after 3 attempt(s): HTTP 503")
+        [second] = deliver_pending()
+        assert second == "delivered (HTTP 200)" and len(receiver.received) == 1
+        assert deliver_pending() == []  # delivered: not posted again
+        assert list_tickets()[0]["webhook"] == "delivered (HTTP 200)"
+    finally:
+        receiver.close()
