@@ -34,7 +34,14 @@ from integrations_pipeline.execution import (
     run_task,
 )
 from integrations_pipeline.io_manager import load_task_output, run_scoped_io_manager
-from integrations_pipeline.store import get_store
+from integrations_pipeline.results import InsightResult
+from integrations_pipeline.store import (
+    SEVERITY_RANK,
+    EvaluationStatus,
+    EvaluationSummary,
+    ReportedFinding,
+    get_store,
+)
 from integrations_pipeline.tasks import TaskDef
 
 logger = logging.getLogger("integrations_pipeline")
@@ -140,14 +147,23 @@ def build_definitions(catalog: Catalog) -> dg.Definitions:
 def _definitions(
     catalog: Catalog, compiled: Mapping[str, CompiledIntegration], problems: list[LoadProblem]
 ) -> dg.Definitions:
-    from integrations_pipeline.sensors import default_schedules, scheduler_sensor, tickets_sensor
+    from integrations_pipeline.sensors import (
+        default_schedules,
+        finished_runs_sensor,
+        scheduler_sensor,
+        tickets_sensor,
+    )
 
     jobs: list[Any] = [c.job for c in compiled.values()]
     listed = {entry.name for entry in catalog.entries}
     broken = sorted({p.integration for p in problems if p.integration in listed} - set(compiled))
     jobs.extend(_broken_job(name, [p for p in problems if p.integration == name]) for name in broken)
     schemas = {name: catalog.integrations[name].schema for name in compiled}
-    sensors = [scheduler_sensor(jobs, schemas, broken), tickets_sensor(jobs)] if jobs else []
+    sensors = (
+        [scheduler_sensor(jobs, schemas, broken), tickets_sensor(jobs), finished_runs_sensor(jobs)]
+        if jobs
+        else []
+    )
     return dg.Definitions(
         sensors=sensors,
         schedules=default_schedules(catalog, {name: c.job for name, c in compiled.items()}),
@@ -321,6 +337,8 @@ def _run_step(context: StepContext, integration: Integration, task_def: TaskDef)
     if not session.selected(task):
         context.log.info(f"[{task}] not run: the config's 'tasks' does not name it")
         record_outcome(context.run.run_id, TaskOutcome(task, task_def.spec.type, "skipped"))
+        if task_def.is_insight:
+            _record_evaluation(context, integration, task_def, "skipped", "not selected by 'tasks'")
         return None
     data_inputs = {
         d: load_task_output(context.instance, context.run, asset_key(integration.name, d))
@@ -351,10 +369,13 @@ def _run_step(context: StepContext, integration: Integration, task_def: TaskDef)
         metadata: dict[str, Any] = {"integration": integration.name, "task": task}
         if task_errors:
             metadata["errors"] = dg.MetadataValue.text("\n".join(task_errors))
+        if task_def.is_insight:
+            _record_evaluation(context, integration, task_def, "error", str(error))
         trace = getattr(error, "traceback_text", None)
         if isinstance(error, TaskFailedError) and trace:
             metadata["traceback"] = dg.MetadataValue.text(trace)
         raise dg.Failure(description=str(error), metadata=metadata) from None
+    violations = getattr(run.result, "violations", None) or []
     record_outcome(
         context.run.run_id,
         TaskOutcome(
@@ -364,6 +385,7 @@ def _run_step(context: StepContext, integration: Integration, task_def: TaskDef)
             data=run.result.data,
             message=run.result.message,
             violation=run.violation,
+            violations=[v.model_dump() for v in violations],
             errors=run.errors,
             logs=run.logs,
             duration=run.duration,
@@ -427,27 +449,39 @@ def _result_metadata(
     return metadata
 
 
-def _evaluate(
+def _reported(task_def: TaskDef, run: TaskRun) -> list[ReportedFinding]:
+    """The findings an insight's result reports: its own, and one per resource."""
+    result = run.result
+    severity = task_def.spec.severity or "medium"
+    reported = []
+    if isinstance(result, InsightResult):
+        if result.violation:
+            reported.append(ReportedFinding(None, severity, result.message, result.data))
+        for item in result.violations or []:
+            reported.append(
+                ReportedFinding(item.resource, item.severity or severity, item.message, item.data)
+            )
+    return reported
+
+
+def _record_evaluation(
     context: StepContext,
     integration: Integration,
     task_def: TaskDef,
-    target: dg.AssetKey,
-    run: TaskRun,
-) -> dg.AssetCheckResult:
-    session: Session = getattr(context.resources, integration.name)
-    severity = task_def.spec.severity or "medium"
-    message = session.redact(run.result.message) if run.result.message else None
+    status: EvaluationStatus,
+    message: str | None = None,
+    reported: list[ReportedFinding] | None = None,
+) -> EvaluationSummary:
     try:
-        status = get_store().record_evaluation(
+        return get_store().record_evaluation(
             integration=integration.name,
             deployment=deployment_of(context.run),
             task=task_def.name,
             title=task_def.spec.title or task_def.name,
-            severity=severity,
-            violation=run.violation,
-            message=message,
-            data=session.redact_value(run.result.data),
             run_id=context.run.run_id,
+            status=status,
+            message=message,
+            reported=reported or [],
         )
     except Exception as error:
         raise dg.Failure(
@@ -456,13 +490,41 @@ def _evaluate(
                 f"evaluation in the application database: {type(error).__name__}: {error}"
             )
         ) from None
+
+
+def _evaluate(
+    context: StepContext,
+    integration: Integration,
+    task_def: TaskDef,
+    target: dg.AssetKey,
+    run: TaskRun,
+) -> dg.AssetCheckResult:
+    message = run.result.message
+    reported = _reported(task_def, run)
+    summary = _record_evaluation(
+        context, integration, task_def, "violation" if reported else "passed", message, reported
+    )
+    worst = max(
+        (f.severity for f in reported), key=lambda s: SEVERITY_RANK[s], default=task_def.spec.severity
+    )
     metadata = _result_metadata(context, integration, run, run.result.data)
-    metadata.update({"severity": severity, "violation": run.violation, "violation_status": status or "none"})
+    metadata.update(
+        {
+            "severity": worst or "medium",
+            "violation": bool(reported),
+            "findings_open": summary.open,
+            "findings_new": summary.new,
+            "findings_resolved": summary.resolved,
+            "findings_muted": summary.muted,
+        }
+    )
+    if summary.preview:
+        metadata["findings_preview"] = dg.MetadataValue.json(summary.preview)
     return dg.AssetCheckResult(
         asset_key=target,
         check_name=task_def.name,
-        passed=not run.violation,
-        severity=dg.AssetCheckSeverity.ERROR if severity in HIGH_SEVERITIES else dg.AssetCheckSeverity.WARN,
+        passed=not reported,
+        severity=dg.AssetCheckSeverity.ERROR if worst in HIGH_SEVERITIES else dg.AssetCheckSeverity.WARN,
         metadata=metadata,
         description=message,
     )

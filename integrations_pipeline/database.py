@@ -77,28 +77,79 @@ def _create_engine(url: str) -> Engine:
     created = create_engine(url, **kwargs)
     if sqlite:
         event.listen(created, "connect", _sqlite_pragmas)
+        event.listen(created, "begin", _sqlite_begin)
     _create_tables(created)
     return created
 
 
 def _create_tables(created: Engine) -> None:
-    # Import every model so its table is part of the metadata.
-    from integrations_pipeline import deployments, integration_records, store, tickets  # noqa: F401
-
-    # Steps in parallel processes may create the tables of a new database at the same
-    # time; the loser of that race finds them created and goes on.
+    # Steps in parallel processes may migrate a new SQLite database at the same time; the
+    # loser of that race finds it migrated and goes on (PostgreSQL takes a lock instead).
     try:
-        Base.metadata.create_all(created)
-    except exc.DatabaseError:
-        Base.metadata.create_all(created)
+        upgrade_schema(created)
+    except exc.OperationalError:
+        upgrade_schema(created)
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BASELINE_REVISION = "0001"
+# pg_advisory_xact_lock key serializing schema migrations.
+_MIGRATION_LOCK = 7_243_190_001
+
+
+def upgrade_schema(target: Engine | str | None = None, revision: str = "head") -> list[str]:
+    """Apply the versioned migrations (Alembic) up to ``revision``; returns those applied.
+
+    A database made before migrations existed (tables, no version) is taken as the
+    baseline revision first.
+    """
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect, text
+
+    owned = not isinstance(target, Engine)
+    bound = target if isinstance(target, Engine) else create_engine(target or database_url())
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with bound.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            config.attributes["connection"] = connection
+            tables = set(inspect(connection).get_table_names())
+            if "alembic_version" not in tables and "violations" in tables:
+                command.stamp(config, BASELINE_REVISION)
+            before = MigrationContext.configure(connection).get_current_revision()
+            command.upgrade(config, revision)
+            after = MigrationContext.configure(connection).get_current_revision()
+        script = ScriptDirectory.from_config(config)
+        applied = (
+            [r.revision for r in script.iterate_revisions(after, before) if r.revision != before]
+            if after != before
+            else []
+        )
+        return list(reversed(applied))
+    finally:
+        if owned:
+            bound.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not the driver, begins transactions (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     # WAL lets readers (the CLI, the UI) work while a run writes, and makes commits cheap.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # Take the write lock when a transaction begins, so a read-then-write transaction (an
+    # insight evaluation) never interleaves with another writer's.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def dispose_engines() -> None:

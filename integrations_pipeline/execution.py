@@ -146,6 +146,7 @@ class TaskOutcome:
     data: Any = None
     message: str | None = None
     violation: bool = False
+    violations: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
     error: str | None = None
@@ -188,7 +189,7 @@ class TaskRun:
 
     @property
     def violation(self) -> bool:
-        return isinstance(self.result, InsightResult) and self.result.violation
+        return isinstance(self.result, InsightResult) and self.result.found
 
 
 def run_task(
@@ -280,12 +281,22 @@ def run_task(
         raise _with_errors(error, errors) from None
     if session.config.secrets:
         # Redacted before it reaches the IO manager, metadata, outcomes or the database.
-        result = result.model_copy(
-            update={
-                "data": session.redact_value(result.data),
-                "message": session.redact(result.message) if result.message else result.message,
-            }
-        )
+        update: dict[str, Any] = {
+            "data": session.redact_value(result.data),
+            "message": session.redact(result.message) if result.message else result.message,
+        }
+        if isinstance(result, InsightResult) and result.violations:
+            update["violations"] = [
+                v.model_copy(
+                    update={
+                        "resource": session.redact(v.resource),
+                        "message": session.redact(v.message) if v.message else v.message,
+                        "data": session.redact_value(v.data),
+                    }
+                )
+                for v in result.violations
+            ]
+        result = result.model_copy(update=update)
     return TaskRun(result=result, errors=errors, logs=logs, duration=duration)
 
 

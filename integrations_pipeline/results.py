@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from integrations_pipeline.errors import TaskResultError
-from integrations_pipeline.tasks import TaskDef
+from integrations_pipeline.tasks import Severity, TaskDef
 
 
 class CollectorResult(BaseModel):
@@ -19,10 +19,26 @@ class CollectorResult(BaseModel):
     message: str | None = None
 
 
+class ResourceViolation(BaseModel):
+    """One finding about one resource: ``{"resource": id, "message", "data", "severity"}``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    resource: str = Field(min_length=1, max_length=512)
+    message: str | None = None
+    data: Any = None
+    severity: Severity | None = None
+
+
 class InsightResult(CollectorResult):
-    """``{"data": ..., "violation": bool = False, "message": str}``."""
+    """``{"data": ..., "violation": bool = False, "violations": [...], "message": str}``."""
 
     violation: StrictBool = False
+    violations: list[ResourceViolation] | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.violation or bool(self.violations)
 
 
 def validate_result(task_def: TaskDef, value: object) -> CollectorResult:

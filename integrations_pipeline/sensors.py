@@ -258,11 +258,34 @@ def tickets_sensor(jobs: Sequence[Any]) -> dg.SensorDefinition:
         description="Opens a support ticket for every failed integration run.",
     )
     def support_tickets(context: dg.RunFailureSensorContext) -> None:
+        from integrations_pipeline.alerts import finalize_run
+
+        finalize_run(context.instance, context.dagster_run)
         ticket, created = failed_run_ticket(context.instance, context.dagster_run)
         if ticket is not None and created:
             context.log.info(f"opened ticket {ticket['id']} for run {ticket['run_id']}")
 
     return support_tickets
+
+
+FINISHED_SENSOR = "finished_runs"
+
+
+def finished_runs_sensor(jobs: Sequence[Any]) -> dg.SensorDefinition:
+    @dg.run_status_sensor(
+        name=FINISHED_SENSOR,
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=list(jobs),
+        minimum_interval_seconds=sensor_interval(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Completes each run's evaluation history and alerts on its new findings.",
+    )
+    def finished_runs(context: dg.RunStatusSensorContext) -> None:
+        from integrations_pipeline.alerts import finalize_run
+
+        finalize_run(context.instance, context.dagster_run)
+
+    return finished_runs
 
 
 def default_schedules(catalog: Catalog, jobs: Mapping[str, Any]) -> list[dg.ScheduleDefinition]:

@@ -1,33 +1,42 @@
-"""The application database: violations of insights (SQLite by default, PostgreSQL by URL).
+"""Findings and the history of insight evaluations (the application database).
 
-A violation's identity is (integration, deployment, task): a repeated violation updates
-``last_seen``; a later passing evaluation marks it resolved. Writes are single atomic
-upserts so concurrent runs never duplicate a row.
+A finding is identified by (integration, deployment, task, resource): an insight's
+``violation: True`` is the finding without a resource; each item of ``violations: [...]``
+is a finding of its own resource. Lifecycle: open -> resolved (a later evaluation that
+ran no longer reports it) -> open again (counted in ``reopened``). Only an evaluation that
+ran (passed or violation) resolves; error and skipped evaluations are recorded and resolve
+nothing. Each evaluation is one transaction, serialized per insight and deployment, so
+concurrent runs never lose or duplicate a finding.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import JSON, DateTime, String, Text, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, DateTime, Integer, String, Text, and_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from integrations_pipeline.database import Base, as_utc, database_url, engine, utcnow
 
+EvaluationStatus = Literal["passed", "violation", "error", "skipped"]
+SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+PREVIEW_FINDINGS = 10
 
-class Violation(Base):
-    __tablename__ = "violations"
+
+class Finding(Base):
+    __tablename__ = "findings"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     uid: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     integration: Mapped[str] = mapped_column(String(128), index=True)
     deployment: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
     task: Mapped[str] = mapped_column(String(128))
+    resource: Mapped[str | None] = mapped_column(String(512), nullable=True)
     title: Mapped[str] = mapped_column(String(512))
     severity: Mapped[str] = mapped_column(String(16), index=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -35,35 +44,103 @@ class Violation(Base):
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
     run_id: Mapped[str] = mapped_column(String(64))
     data: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
-VIOLATION_FIELDS = (
-    "id", "integration", "deployment", "task", "title", "severity", "message", "status",
-    "first_seen", "last_seen", "resolved_at", "run_id", "data",
-)  # fmt: skip
+class Evaluation(Base):
+    __tablename__ = "evaluations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    integration: Mapped[str] = mapped_column(String(128))
+    deployment: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    task: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    open_count: Mapped[int] = mapped_column(Integer, default=0)
+    new_count: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_count: Mapped[int] = mapped_column(Integer, default=0)
+    muted_count: Mapped[int] = mapped_column(Integer, default=0)
+    evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-def violation_uid(integration: str, deployment: str | None, task: str) -> str:
-    key = "\x1f".join((integration, deployment or "", task))
-    return hashlib.sha256(key.encode()).hexdigest()
+FINDING_FIELDS = (
+    "id",
+    "uid",
+    "integration",
+    "deployment",
+    "task",
+    "resource",
+    "title",
+    "severity",
+    "message",
+    "status",
+    "muted",
+    "first_seen",
+    "last_seen",
+    "resolved_at",
+    "occurrences",
+    "reopened",
+    "run_id",
+    "data",
+)
 
 
-def to_record(row: Violation) -> dict[str, Any]:
-    record = {name: getattr(row, name) for name in VIOLATION_FIELDS}
+def finding_uid(integration: str, deployment: str | None, task: str, resource: str | None = None) -> str:
+    """Stable identity of a finding; without a resource it is the insight's own finding."""
+    parts = [integration, deployment or "", task]
+    if resource is not None:
+        parts.append(resource)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _iso(value: datetime | None) -> str | None:
+    value = as_utc(value)
+    return value.isoformat() if value else None
+
+
+def to_record(row: Finding, muted: bool) -> dict[str, Any]:
+    record = {name: getattr(row, name) for name in FINDING_FIELDS if name != "muted"}
     for name in ("first_seen", "last_seen", "resolved_at"):
-        value = as_utc(record[name])
-        record[name] = value.isoformat() if value else None
-    return record
+        record[name] = _iso(record[name])
+    record["muted"] = muted
+    return {name: record[name] for name in FINDING_FIELDS}
 
 
-class ViolationStore:
-    """Reads and writes violations in one database."""
+@dataclass(frozen=True)
+class ReportedFinding:
+    """One finding an evaluation reported."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine = engine(url)
+    resource: str | None
+    severity: str
+    message: str | None = None
+    data: Any = None
+
+
+@dataclass
+class EvaluationSummary:
+    status: EvaluationStatus
+    open: int = 0
+    new: int = 0
+    resolved: int = 0
+    muted: int = 0
+    reopened: int = 0
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _lock_key(uid: str) -> int:
+    return int(uid[:15], 16)  # fits a signed 64-bit advisory lock key
+
+
+class FindingStore:
+    """Findings, evaluations and mutes in one database."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or database_url()
+        self.engine = engine(self.url)
 
     def record_evaluation(
         self,
@@ -72,86 +149,217 @@ class ViolationStore:
         deployment: str | None,
         task: str,
         title: str,
-        severity: str,
-        violation: bool,
-        message: str | None,
-        data: Any,
         run_id: str,
-    ) -> str | None:
-        """Store one insight evaluation; returns the violation's status afterwards, if any."""
-        uid = violation_uid(integration, deployment, task)
-        now = utcnow()
-        with self.engine.begin() as connection:
-            if not violation:
-                result = connection.execute(
-                    update(Violation)
-                    .where(Violation.uid == uid, Violation.status == "open")
-                    .values(status="resolved", resolved_at=now, run_id=run_id)
-                )
-                return "resolved" if result.rowcount else None
-            values = {
-                "id": str(uuid.uuid4()),
-                "uid": uid,
-                "integration": integration,
-                "deployment": deployment,
-                "task": task,
-                "title": title,
-                "severity": severity,
-                "message": message,
-                "status": "open",
-                "first_seen": now,
-                "last_seen": now,
-                "resolved_at": None,
-                "run_id": run_id,
-                "data": data,
-            }
-            changes = {
-                k: values[k]
-                for k in (
-                    "title",
-                    "severity",
-                    "message",
-                    "status",
-                    "last_seen",
-                    "resolved_at",
-                    "run_id",
-                    "data",
-                )
-            }
-            insert = _insert_for(connection.dialect.name)(Violation).values(**values)
-            connection.execute(insert.on_conflict_do_update(index_elements=["uid"], set_=changes))
-            return "open"
+        status: EvaluationStatus,
+        message: str | None = None,
+        reported: Sequence[ReportedFinding] = (),
+    ) -> EvaluationSummary:
+        """Store one insight evaluation and apply it to the findings, in one transaction."""
+        from integrations_pipeline.mutes import active_mutes, is_muted
 
-    def list_violations(
+        now = utcnow()
+        summary = EvaluationSummary(status=status)
+        with Session(self.engine) as session:
+            self._begin_serialized(session, finding_uid(integration, deployment, task))
+            mutes = active_mutes(session, now)
+            if status in ("passed", "violation"):
+                self._apply(
+                    session, integration, deployment, task, title, run_id, reported, now, summary, mutes
+                )
+                summary.muted = sum(
+                    1 for f in reported if is_muted(mutes, integration, deployment, task, f.resource)
+                )
+            session.add(
+                Evaluation(
+                    id=str(uuid.uuid4()),
+                    run_id=run_id,
+                    integration=integration,
+                    deployment=deployment,
+                    task=task,
+                    status=status,
+                    message=message,
+                    open_count=summary.open,
+                    new_count=summary.new,
+                    resolved_count=summary.resolved,
+                    muted_count=summary.muted,
+                    evaluated_at=now,
+                )
+            )
+            session.commit()
+        return summary
+
+    def _begin_serialized(self, session: Session, key: str) -> None:
+        # Evaluations of one insight and deployment run one after the other: PostgreSQL by
+        # an advisory lock; SQLite transactions take the write lock as they begin.
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(key)})
+
+    def _apply(
+        self,
+        session: Session,
+        integration: str,
+        deployment: str | None,
+        task: str,
+        title: str,
+        run_id: str,
+        reported: Sequence[ReportedFinding],
+        now: datetime,
+        summary: EvaluationSummary,
+        mutes: Sequence[Any],
+    ) -> None:
+        from integrations_pipeline.mutes import is_muted
+
+        deployment_match = (
+            Finding.deployment.is_(None) if deployment is None else Finding.deployment == deployment
+        )
+        existing = {
+            row.uid: row
+            for row in session.scalars(
+                select(Finding).where(
+                    and_(Finding.integration == integration, deployment_match, Finding.task == task)
+                )
+            )
+        }
+        seen: set[str] = set()
+        for finding in reported:
+            uid = finding_uid(integration, deployment, task, finding.resource)
+            if uid in seen:
+                continue  # the same resource twice in one result counts once
+            seen.add(uid)
+            row = existing.get(uid)
+            if row is None:
+                row = Finding(
+                    id=str(uuid.uuid4()),
+                    uid=uid,
+                    integration=integration,
+                    deployment=deployment,
+                    task=task,
+                    resource=finding.resource,
+                    title=title,
+                    severity=finding.severity,
+                    message=finding.message,
+                    status="open",
+                    first_seen=now,
+                    last_seen=now,
+                    resolved_at=None,
+                    occurrences=1,
+                    reopened=0,
+                    run_id=run_id,
+                    data=finding.data,
+                )
+                session.add(row)
+                summary.new += 1
+            else:
+                if row.status == "resolved":
+                    row.reopened += 1
+                    summary.reopened += 1
+                row.status, row.resolved_at = "open", None
+                row.occurrences += 1
+                row.last_seen, row.run_id = now, run_id
+                row.title, row.severity, row.message, row.data = (
+                    title,
+                    finding.severity,
+                    finding.message,
+                    finding.data,
+                )
+            summary.open += 1
+            if len(summary.preview) < PREVIEW_FINDINGS:
+                muted = is_muted(mutes, integration, deployment, task, finding.resource)
+                summary.preview.append(
+                    {
+                        "resource": finding.resource,
+                        "severity": finding.severity,
+                        "message": finding.message,
+                        "muted": muted,
+                        "new": row.occurrences == 1,
+                    }
+                )
+        for uid, row in existing.items():
+            if uid not in seen and row.status == "open":
+                row.status, row.resolved_at, row.run_id = "resolved", now, run_id
+                summary.resolved += 1
+
+    def list_findings(
         self,
         *,
         status: str | None = None,
         integration: str | None = None,
         severity: str | None = None,
         deployment: str | None = None,
+        task: str | None = None,
+        since: datetime | None = None,
+        muted: bool | None = None,
+        run_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        query = select(Violation).order_by(Violation.last_seen.desc(), Violation.id)
+        from integrations_pipeline.mutes import active_mutes, is_muted
+
+        query = select(Finding).order_by(Finding.last_seen.desc(), Finding.id)
         for column, value in (
-            (Violation.status, status),
-            (Violation.integration, integration),
-            (Violation.severity, severity),
-            (Violation.deployment, deployment),
+            (Finding.status, status),
+            (Finding.integration, integration),
+            (Finding.severity, severity),
+            (Finding.deployment, deployment),
+            (Finding.task, task),
+            (Finding.run_id, run_id),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(Finding.last_seen >= since)
+        with Session(self.engine) as session:
+            mutes = active_mutes(session, utcnow())
+            records = [
+                to_record(row, is_muted(mutes, row.integration, row.deployment, row.task, row.resource))
+                for row in session.scalars(query)
+            ]
+        return [r for r in records if muted is None or r["muted"] == muted]
+
+    # The name the command line and the first issues used.
+    list_violations = list_findings
+
+    def evaluations(
+        self, *, integration: str | None = None, deployment: str | None = None, run_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        query = select(Evaluation).order_by(Evaluation.evaluated_at, Evaluation.task)
+        for column, value in (
+            (Evaluation.integration, integration),
+            (Evaluation.deployment, deployment),
+            (Evaluation.run_id, run_id),
         ):
             if value is not None:
                 query = query.where(column == value)
         with Session(self.engine) as session:
-            rows: Sequence[Violation] = session.scalars(query).all()
-        return [to_record(row) for row in rows]
+            return [
+                {
+                    "run_id": row.run_id,
+                    "integration": row.integration,
+                    "deployment": row.deployment,
+                    "task": row.task,
+                    "status": row.status,
+                    "message": row.message,
+                    "open": row.open_count,
+                    "new": row.new_count,
+                    "resolved": row.resolved_count,
+                    "muted": row.muted_count,
+                    "evaluated_at": _iso(row.evaluated_at),
+                }
+                for row in session.scalars(query)
+            ]
+
+    def evaluated_tasks(self, run_id: str) -> set[str]:
+        with Session(self.engine) as session:
+            return set(session.scalars(select(Evaluation.task).where(Evaluation.run_id == run_id)))
 
 
-def _insert_for(dialect: str) -> Any:
-    if dialect == "postgresql":
-        return postgresql.insert
-    if dialect == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
+def at_or_above(severity: str, threshold: str) -> bool:
+    return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK.get(threshold, 2)
 
 
-def get_store(url: str | None = None) -> ViolationStore:
+def get_store(url: str | None = None) -> FindingStore:
     """The store for ``url`` (default: :func:`database_url`)."""
-    return ViolationStore(url or database_url())
+    return FindingStore(url)
+
+
+def unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))

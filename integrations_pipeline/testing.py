@@ -112,6 +112,9 @@ def run_integration(
             if partitions and not instance.has_dynamic_partition(partitions, deployment):
                 instance.add_dynamic_partitions(partitions, [deployment])
         result = _execute(job, name, run_config_values, instance, run_id, tags, deployment)
+        from integrations_pipeline.alerts import finalize_run
+
+        finalize_run(instance, result[0].dagster_run)
     by_task = {outcome.task: outcome for outcome in result[1]}
     dagster_result = result[0]
     for task_name, task_def in integration.tasks.items():

@@ -210,8 +210,14 @@ def test_production_stack_end_to_end(stack: Stack, tmp_path: Path, webhook: Any)
         [ticket] = wait_for("the ticket", lambda: list_tickets(), 60, stack)
         assert ticket["run_id"] == failed.run_id and ticket["deployment"] == "hello-broken"
         assert "E2E_VARIABLE_NOT_SET" in ticket["error_summary"]
-        wait_for("the webhook", lambda: webhook.received, 30, stack)
-        assert [p["ticket"]["run_id"] for p in webhook.received] == [failed.run_id]
+        def posted(kind: str) -> list[dict]:
+            return [p for p in webhook.received if p["type"] == kind]
+
+        wait_for("the ticket's webhook", lambda: posted("integration_run_failed"), 30, stack)
+        assert [p["ticket"]["run_id"] for p in posted("integration_run_failed")] == [failed.run_id]
+        # hello-acme's first run opened a new high finding: one alert for that run.
+        alerts = wait_for("the alert", lambda: posted("new_findings"), 30, stack)
+        assert alerts[0]["run_id"] == run.run_id and alerts[0]["findings"][0]["task"] == "check_item"
 
         # Restart the daemon: the slot it launched is not launched again.
         stack.stop("daemon")

@@ -154,7 +154,6 @@ def test_the_scheduler_sensor_is_wired_to_the_jobs(deployments):
 
 
 def test_a_failed_run_opens_one_ticket_and_posts_it(database_url, webhook, monkeypatch):
-    monkeypatch.setenv("INTEGRATIONS_WEBHOOK_URL", webhook.url)
     monkeypatch.setenv("GUIDE_DEMO_KEY", "ticket-secret-key-1")
     defs = build_definitions(load_catalog(GUIDE))
     sensor = defs.resolve_sensor_def(TICKETS_SENSOR)
@@ -163,6 +162,7 @@ def test_a_failed_run_opens_one_ticket_and_posts_it(database_url, webhook, monke
             "guide_demo", {**CONFIG, "fail_groups": True}, project=GUIDE, instance=instance, deployment="acme"
         )
         assert not result.success
+        monkeypatch.setenv("INTEGRATIONS_WEBHOOK_URL", webhook.url)  # tickets only, no run alerts
         run = instance.get_run_by_id(result.run_id)
         failure = next(iter(instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)))
         for _ in range(2):  # a second evaluation of the same failure opens nothing new
@@ -180,9 +180,12 @@ def test_a_failed_run_opens_one_ticket_and_posts_it(database_url, webhook, monke
     assert ticket["failed_tasks"] == ["list_groups"] and ticket["status"] == "open"
     assert "ConnectionError: groups API refused key ***" in ticket["error_summary"]
     assert ticket["webhook"] == "delivered (HTTP 200)"
-    assert webhook.attempts == 2  # the first POST got a 503 and was retried
-    [posted] = webhook.received
-    assert posted["ticket"]["id"] == ticket["id"] and "ticket-secret-key-1" not in repr(posted)
+    assert webhook.attempts == 3  # the first POST got a 503 and was retried
+    [posted] = [p for p in webhook.received if p["type"] == "integration_run_failed"]
+    assert posted["ticket"]["id"] == ticket["id"] and "ticket-secret-key-1" not in repr(webhook.received)
+    # The run also opened a new critical finding (check_admins): one alert, sent once.
+    [alert] = [p for p in webhook.received if p["type"] == "new_findings"]
+    assert alert["run_id"] == run.run_id and [f["task"] for f in alert["findings"]] == ["check_admins"]
 
 
 def test_init_integrations_is_idempotent(database_url, make_project):
