@@ -210,6 +210,7 @@ def test_production_stack_end_to_end(stack: Stack, tmp_path: Path, webhook: Any)
         [ticket] = wait_for("the ticket", lambda: list_tickets(), 60, stack)
         assert ticket["run_id"] == failed.run_id and ticket["deployment"] == "hello-broken"
         assert "E2E_VARIABLE_NOT_SET" in ticket["error_summary"]
+
         def posted(kind: str) -> list[dict]:
             return [p for p in webhook.received if p["type"] == kind]
 
