@@ -110,7 +110,7 @@ def render_html(findings: list[dict[str, Any]], telemetry_rows: list[dict[str, A
                     f["severity"],
                     f["status"] + (" (muted)" if f["muted"] else ""),
                     f["integration"],
-                    f["deployment"] or "",
+                    f["deployment"] or "(ad hoc)",
                     f["task"],
                     f["resource"] or "",
                     f["message"] or "",
@@ -141,14 +141,18 @@ h1 {{ font-size: 1.5rem; }} h2 {{ font-size: 1.1rem; margin-top: 2rem; }}
 table {{ border-collapse: collapse; width: 100%; font-size: .85rem; }}
 th, td {{ border-bottom: 1px solid #e4e7eb; padding: .35rem .5rem; text-align: left; }}
 tr.resolved {{ color: #7b8794; }} tr.muted {{ font-style: italic; }}
-#trend rect.new {{ fill: #ea580c; }} #trend rect.resolved {{ fill: #16a34a; }}
+#trend rect.new, .swatch.new {{ fill: #ea580c; background: #ea580c; }}
+#trend rect.resolved, .swatch.resolved {{ fill: #16a34a; background: #16a34a; }}
+#trend text {{ font-size: 9px; fill: #52606d; }}
+.swatch {{ display: inline-block; width: .8em; height: .8em; margin-left: .8em; }}
 </style></head><body>
 <h1>Integrations findings report</h1>
 <p>Generated {e(datetime.now(UTC).isoformat(timespec="seconds"))} · {len(open_findings)} open findings
 ({muted} muted) · {len(findings)} in all</p>
 <h2>Open findings by severity (unmuted)</h2><div class="cards">{summary}</div>
 <h2>Trend, last {days} days (new and resolved findings per day)</h2>
-<svg id="trend" width="{max(days * 24, 240)}" height="140" role="img" aria-label="findings per day"></svg>
+<p class="legend"><span class="swatch new"></span> new <span class="swatch resolved"></span> resolved</p>
+<svg id="trend" width="{max(days * 32, 240)}" height="150" role="img" aria-label="findings per day"></svg>
 <h2>Findings</h2>
 <table id="findings"><thead><tr><th>Severity</th><th>Status</th><th>Integration</th><th>Deployment</th>
 <th>Insight</th><th>Resource</th><th>Message</th><th>First seen</th><th>Last seen</th>
@@ -157,20 +161,27 @@ tr.resolved {{ color: #7b8794; }} tr.muted {{ font-style: italic; }}
 <h2>Runs</h2>
 <table id="runs"><thead><tr>{run_headers}</tr></thead><tbody>{runs}</tbody></table>
 <script>
+(() => {{
 const days = {data};
 const svg = document.getElementById("trend");
-const top = Math.max(1, ...days.map(d => Math.max(d.new, d.resolved)));
+const peak = Math.max(1, ...days.map(d => Math.max(d.new, d.resolved)));
 days.forEach((d, i) => {{
   for (const [kind, shift] of [["new", 0], ["resolved", 10]]) {{
-    const h = Math.round(110 * d[kind] / top);
+    const h = Math.round(110 * d[kind] / peak);
     const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-    r.setAttribute("class", kind); r.setAttribute("x", i * 24 + shift); r.setAttribute("y", 120 - h);
+    r.setAttribute("class", kind); r.setAttribute("x", i * 32 + shift); r.setAttribute("y", 120 - h);
     r.setAttribute("width", 9); r.setAttribute("height", h); r.setAttribute("data-day", d.day);
     r.setAttribute("data-count", d[kind]);
     svg.appendChild(r);
   }}
 }});
+days.forEach((d, i) => {{
+  const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
+  label.setAttribute("x", i * 32); label.setAttribute("y", 136); label.textContent = d.day.slice(5);
+  svg.appendChild(label);
+}});
 svg.setAttribute("data-rendered", days.length);
+}})();
 </script></body></html>
 """
 
