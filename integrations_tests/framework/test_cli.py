@@ -84,3 +84,24 @@ def test_run_then_violations_as_json_with_filters():
     assert json.loads(integrations("violations", "--json", "--status", "resolved", check=True).stdout) == []
     table = integrations("violations", "--integration", "hello_world", check=True).stdout
     assert "open" in table and "check_item" in table
+
+
+@pytest.mark.usefixtures("database_url")
+def test_mute_list_and_remove_from_the_command_line():
+    integrations("run", "hello_world", "--config", "integrations/hello_world/config.example.yaml",
+                 env={"HELLO_WORLD_API_KEY": "demo-key-1"}, check=True)  # fmt: skip
+    refused = integrations("mute", "--integration", "hello_world", "--reason", "x", "--expires", "2001-01-01")
+    assert refused.returncode == 1 and "in the past" in refused.stderr
+    out = integrations("mute", "--integration", "hello_world", "--task", "check_item",
+                       "--reason", "known item", "--expires", "7d", check=True).stdout  # fmt: skip
+    mute_id = out.split()[1]
+    [mute] = json.loads(integrations("mutes", "list", "--json", check=True).stdout)
+    assert mute["id"] == mute_id and mute["reason"] == "known item" and mute["active"]
+    [muted] = json.loads(integrations("violations", "--json", "--muted", check=True).stdout)
+    assert muted["task"] == "check_item" and muted["muted"]
+    assert json.loads(integrations("violations", "--json", "--not-muted", check=True).stdout) == []
+    assert "(muted)" in integrations("violations", check=True).stdout
+    integrations("mutes", "remove", mute_id, check=True)
+    assert integrations("mutes", "list", check=True).stdout.strip() == "no mutes"
+    missing = integrations("mutes", "remove", mute_id)
+    assert missing.returncode == 1 and f"no mute with id {mute_id}" in missing.stderr
