@@ -218,6 +218,7 @@ def run_task(
         known_tasks={name: t.spec.type for name, t in session.integration.all_tasks.items()},
         log=lambda message: lines.put(("log", message)),
         error=lambda message: lines.put(("error", message)),
+        secrets=session.config.secrets,
     )
     box: dict[str, Any] = {}
 

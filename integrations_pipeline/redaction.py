@@ -62,6 +62,7 @@ class _RedactingFilter(logging.Filter):
 
 
 _FILTER = _RedactingFilter()
+LIBRARY_LOGGERS = ("httpx", "httpcore", "urllib3", "botocore", "integrations_pipeline.http_client")
 
 
 def _install() -> None:
@@ -73,3 +74,8 @@ def _install() -> None:
         for handler in logging.getLogger().handlers:
             if _FILTER not in handler.filters:
                 handler.addFilter(_FILTER)
+        # HTTP clients log request URLs, query strings (API keys) included.
+        for name in LIBRARY_LOGGERS:
+            library = logging.getLogger(name)
+            if _FILTER not in library.filters:
+                library.addFilter(_FILTER)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from integrations_pipeline.errors import TaskNotRunError
 
 if TYPE_CHECKING:
+    from integrations_pipeline.http_client import AsyncHttpClient, HttpClient
     from integrations_pipeline.testing import IntegrationRunResult
 
 
@@ -94,6 +95,7 @@ class TaskContext:
         known_tasks: Mapping[str, str],
         log: Callable[[str], None],
         error: Callable[[str], None],
+        secrets: frozenset[str] = frozenset(),
     ) -> None:
         self.integration = integration
         self.task = task
@@ -104,6 +106,7 @@ class TaskContext:
         self._known_tasks = known_tasks
         self._log = log
         self._error = error
+        self._secrets = secrets
 
     def base(self, key: str, default: Any = None) -> Any:
         """A value of the dict StageOne returned (``default`` when absent)."""
@@ -130,6 +133,20 @@ class TaskContext:
     def add_error(self, message: str) -> None:
         """Record an error on this task without failing it."""
         self._error(str(message))
+
+    def http(self, base_url: str = "", **kwargs: Any) -> HttpClient:
+        """An :class:`~integrations_pipeline.http_client.HttpClient` that never logs this run's secrets."""
+        from integrations_pipeline.http_client import HttpClient
+
+        secrets = (*self._secrets, *kwargs.pop("secrets", ()))
+        return HttpClient(base_url, secrets=secrets, **kwargs)
+
+    def async_http(self, base_url: str = "", **kwargs: Any) -> AsyncHttpClient:
+        """The asyncio version of :meth:`http`."""
+        from integrations_pipeline.http_client import AsyncHttpClient
+
+        secrets = (*self._secrets, *kwargs.pop("secrets", ()))
+        return AsyncHttpClient(base_url, secrets=secrets, **kwargs)
 
     def _output_of(self, task: str) -> Mapping[str, Any]:
         output = self._inputs.get(task)

@@ -12,7 +12,9 @@ def test_sdk_exports_are_sorted_and_complete():
     public = {name for name in vars(sdk) if not name.startswith("_")}
     assert sdk.__all__ == sorted(sdk.__all__)
     assert set(sdk.__all__) == public
-    assert set(sdk.__all__) == {"BaseRunner", "TaskContext", "register_tasks", "task"}
+    assert {"BaseRunner", "TaskContext", "register_tasks", "task", "HttpClient", "AsyncHttpClient"} <= set(
+        sdk.__all__
+    )
 
 
 def test_defaults_follow_the_guide():

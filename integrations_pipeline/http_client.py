@@ -1,0 +1,501 @@
+"""The HTTP toolkit for collectors, on httpx: retries, rate and concurrency limits,
+pagination, an optional response cache, and secrets kept out of every log line and error.
+
+Example::
+
+    from integrations_pipeline.sdk import BearerAuth, HttpClient, LinkHeaderPaginator
+
+    with HttpClient("https://api.github.com", auth=BearerAuth(ctx.base("token"))) as client:
+        repos = [r for page in client.paginate("/orgs/acme/repos", LinkHeaderPaginator()) for r in page]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from integrations_pipeline.config import redact
+from integrations_pipeline.redaction import register_secrets
+
+logger = logging.getLogger("integrations_pipeline.http")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class HttpError(Exception):
+    """A request failed for good; the message names the method, URL and status, secrets hidden."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+# --- authentication -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BearerAuth:
+    token: str
+
+    def apply(self, headers: dict[str, str], params: dict[str, Any]) -> None:
+        headers["Authorization"] = f"Bearer {self.token}"
+
+    def secrets(self) -> list[str]:
+        return [self.token]
+
+
+@dataclass(frozen=True)
+class ApiKeyAuth:
+    """An API key in a header (default ``X-API-Key``) or, with ``query=``, a query parameter."""
+
+    key: str
+    header: str | None = "X-API-Key"
+    query: str | None = None
+
+    def apply(self, headers: dict[str, str], params: dict[str, Any]) -> None:
+        if self.query:
+            params[self.query] = self.key
+        elif self.header:
+            headers[self.header] = self.key
+
+    def secrets(self) -> list[str]:
+        return [self.key]
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    username: str
+    password: str
+
+    def apply(self, headers: dict[str, str], params: dict[str, Any]) -> None:
+        encoded = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        headers["Authorization"] = f"Basic {encoded}"
+
+    def secrets(self) -> list[str]:
+        encoded = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return [self.password, encoded]
+
+
+Auth = BearerAuth | ApiKeyAuth | BasicAuth
+
+
+# --- retries, rate limit, cache -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter on connection errors, 429 and 5xx; honours Retry-After."""
+
+    attempts: int = 5
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    jitter: bool = True
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_backoff)
+        ceiling = min(self.max_backoff, self.backoff * 2**attempt)
+        return random.uniform(0, ceiling) if self.jitter else ceiling
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+class RateLimiter:
+    """At most ``per_second`` requests a second (evenly spaced), across threads."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+            return start - now
+
+    def wait(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            time.sleep(delay)
+
+    async def wait_async(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+@dataclass
+class ResponseCache:
+    """GET responses kept for ``ttl`` seconds (seed 003's cache), keyed by URL and params."""
+
+    ttl: float
+    _entries: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, httpx.Response]] = field(
+        default_factory=dict
+    )
+    hits: int = 0
+
+    def key(self, url: str, params: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return url, tuple(sorted((str(k), str(v)) for k, v in params.items()))
+
+    def get(self, key: tuple[str, tuple[tuple[str, str], ...]]) -> httpx.Response | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        self.hits += 1
+        return entry[1]
+
+    def put(self, key: tuple[str, tuple[tuple[str, str], ...]], response: httpx.Response) -> None:
+        self._entries[key] = (time.monotonic() + self.ttl, response)
+
+
+# --- pagination ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkHeaderPaginator:
+    """Follows ``Link: <...>; rel="next"`` (GitHub and many others)."""
+
+    def first(self, params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    def next(
+        self, response: httpx.Response, params: dict[str, Any], items: Any
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        link = response.links.get("next", {}).get("url")
+        return (link, {}) if link else (None, None)
+
+
+@dataclass(frozen=True)
+class CursorPaginator:
+    """A cursor read from the body (``cursor_path``, dotted) sent back as ``param``."""
+
+    cursor_path: str = "next_cursor"
+    param: str = "cursor"
+
+    def first(self, params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    def next(
+        self, response: httpx.Response, params: dict[str, Any], items: Any
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        value: Any = response.json()
+        for part in self.cursor_path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        return (None, {**params, self.param: value}) if value else (None, None)
+
+
+@dataclass(frozen=True)
+class PageNumberPaginator:
+    """``?page=1,2,...`` until a page comes back empty (or shorter than ``page_size``)."""
+
+    param: str = "page"
+    start: int = 1
+    page_size: int | None = None
+    size_param: str = "per_page"
+
+    def first(self, params: dict[str, Any]) -> dict[str, Any]:
+        sized = {self.size_param: self.page_size} if self.page_size else {}
+        return {**params, **sized, self.param: self.start}
+
+    def next(
+        self, response: httpx.Response, params: dict[str, Any], items: Any
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        if not items or (self.page_size and len(items) < self.page_size):
+            return None, None
+        return None, {**params, self.param: int(params[self.param]) + 1}
+
+
+@dataclass(frozen=True)
+class OffsetPaginator:
+    """``?offset=0&limit=N``, advancing by ``limit`` until a page is shorter than it."""
+
+    limit: int = 100
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+
+    def first(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {**params, self.offset_param: 0, self.limit_param: self.limit}
+
+    def next(
+        self, response: httpx.Response, params: dict[str, Any], items: Any
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        if not items or len(items) < self.limit:
+            return None, None
+        return None, {**params, self.offset_param: int(params[self.offset_param]) + self.limit}
+
+
+Paginator = LinkHeaderPaginator | CursorPaginator | PageNumberPaginator | OffsetPaginator
+
+
+def _items(response: httpx.Response, items_path: str | None) -> Any:
+    value: Any = response.json()
+    if items_path:
+        for part in items_path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+    return value if value is not None else []
+
+
+# --- the clients -----------------------------------------------------------------------------
+
+
+class _Base:
+    def __init__(
+        self,
+        base_url: str = "",
+        *,
+        auth: Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        rate_limit: float | None = None,
+        max_concurrency: int | None = None,
+        cache_ttl: float | None = None,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self.base_url = base_url
+        self.auth = auth
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.limiter = RateLimiter(rate_limit) if rate_limit else None
+        self.max_concurrency = max_concurrency
+        self.cache = ResponseCache(cache_ttl) if cache_ttl else None
+        self.secrets = frozenset(s for s in (*secrets, *(auth.secrets() if auth else ())) if s)
+        self.requests = 0
+        register_secrets(self.secrets)
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+    def _prepare(
+        self, headers: Mapping[str, str] | None, params: Mapping[str, Any] | None
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        merged_headers = {**self.headers, **(headers or {})}
+        merged_params = dict(params or {})
+        if self.auth:
+            self.auth.apply(merged_headers, merged_params)
+        return merged_headers, merged_params
+
+    def _give_up(self, method: str, url: str, error: str, status: int | None) -> HttpError:
+        return HttpError(self.redact(f"{method} {url} failed: {error}"), status_code=status)
+
+    def _should_retry(self, attempt: int, response: httpx.Response | None) -> bool:
+        if attempt + 1 >= self.retry.attempts:
+            return False
+        return response is None or response.status_code in RETRY_STATUSES
+
+    def _log_retry(self, method: str, url: str, what: str, delay: float, attempt: int) -> None:
+        logger.warning(self.redact(f"{method} {url}: {what}; retry {attempt + 1} in {delay:.2f} s"))
+
+
+class HttpClient(_Base):
+    """A synchronous client. Use it as a context manager, or call ``close()``."""
+
+    def __init__(self, base_url: str = "", **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._client = httpx.Client(base_url=base_url, timeout=self.timeout)
+        self._semaphore = threading.BoundedSemaphore(self.max_concurrency) if self.max_concurrency else None
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        headers_, params_ = self._prepare(headers, params)
+        # Merged into the URL: httpx would replace a query the URL already has (a next link's).
+        target = httpx.URL(url).copy_merge_params(params_) if params_ else httpx.URL(url)
+        cache_key = (
+            self.cache.key(str(self._client.base_url.join(url)), params_)
+            if self.cache and method == "GET"
+            else None
+        )
+        if cache_key and (cached := self.cache.get(cache_key)) is not None:  # type: ignore[union-attr]
+            return cached
+        for attempt in range(self.retry.attempts):
+            if self.limiter:
+                self.limiter.wait()
+            try:
+                if self._semaphore:
+                    with self._semaphore:
+                        response = self._client.request(method, target, headers=headers_, json=json)
+                else:
+                    response = self._client.request(method, target, headers=headers_, json=json)
+                self.requests += 1
+            except httpx.TransportError as error:
+                if not self._should_retry(attempt, None):
+                    raise self._give_up(method, url, f"{type(error).__name__}: {error}", None) from None
+                delay = self.retry.delay(attempt, None)
+                self._log_retry(method, url, type(error).__name__, delay, attempt)
+                time.sleep(delay)
+                continue
+            if response.status_code < 400:
+                if cache_key:
+                    self.cache.put(cache_key, response)  # type: ignore[union-attr]
+                return response
+            if not self._should_retry(attempt, response):
+                raise self._give_up(method, url, f"HTTP {response.status_code}", response.status_code)
+            delay = self.retry.delay(attempt, retry_after_seconds(response))
+            self._log_retry(method, url, f"HTTP {response.status_code}", delay, attempt)
+            time.sleep(delay)
+        raise self._give_up(method, url, "no attempt left", None)  # pragma: no cover - loop returns or raises
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def paginate(
+        self,
+        url: str,
+        paginator: Paginator,
+        *,
+        params: Mapping[str, Any] | None = None,
+        items_path: str | None = None,
+        max_pages: int = 10_000,
+    ) -> Iterator[Any]:
+        """Each page's items (the body, or the list at ``items_path``), following ``paginator``."""
+        next_url: str | None = url
+        page_params: dict[str, Any] | None = paginator.first(dict(params or {}))
+        for _ in range(max_pages):
+            assert next_url is not None and page_params is not None
+            response = self.get(next_url, params=page_params)
+            items = _items(response, items_path)
+            yield items
+            link, page_params = paginator.next(response, page_params, items)
+            if page_params is None:
+                return
+            next_url = link or url
+
+
+class AsyncHttpClient(_Base):
+    """The asyncio client: the same retries and limits, many requests at once."""
+
+    def __init__(self, base_url: str = "", **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        limits = (
+            httpx.Limits(max_connections=self.max_concurrency) if self.max_concurrency else httpx.Limits()
+        )
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=self.timeout, limits=limits)
+        self._semaphore = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
+
+    async def __aenter__(self) -> AsyncHttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        headers_, params_ = self._prepare(headers, params)
+        # Merged into the URL: httpx would replace a query the URL already has (a next link's).
+        target = httpx.URL(url).copy_merge_params(params_) if params_ else httpx.URL(url)
+        cache_key = (
+            self.cache.key(str(self._client.base_url.join(url)), params_)
+            if self.cache and method == "GET"
+            else None
+        )
+        if cache_key and (cached := self.cache.get(cache_key)) is not None:  # type: ignore[union-attr]
+            return cached
+        for attempt in range(self.retry.attempts):
+            if self.limiter:
+                await self.limiter.wait_async()
+            try:
+                if self._semaphore:
+                    async with self._semaphore:
+                        response = await self._client.request(method, target, headers=headers_, json=json)
+                else:
+                    response = await self._client.request(method, target, headers=headers_, json=json)
+                self.requests += 1
+            except httpx.TransportError as error:
+                if not self._should_retry(attempt, None):
+                    raise self._give_up(method, url, f"{type(error).__name__}: {error}", None) from None
+                delay = self.retry.delay(attempt, None)
+                self._log_retry(method, url, type(error).__name__, delay, attempt)
+                await asyncio.sleep(delay)
+                continue
+            if response.status_code < 400:
+                if cache_key:
+                    self.cache.put(cache_key, response)  # type: ignore[union-attr]
+                return response
+            if not self._should_retry(attempt, response):
+                raise self._give_up(method, url, f"HTTP {response.status_code}", response.status_code)
+            delay = self.retry.delay(attempt, retry_after_seconds(response))
+            self._log_retry(method, url, f"HTTP {response.status_code}", delay, attempt)
+            await asyncio.sleep(delay)
+        raise self._give_up(method, url, "no attempt left", None)  # pragma: no cover
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def get_many(self, urls: Iterable[str], **kwargs: Any) -> list[httpx.Response]:
+        """GET every URL at once, within the concurrency and rate limits; results in order."""
+        return list(await asyncio.gather(*(self.get(url, **kwargs) for url in urls)))
+
+    async def paginate(
+        self,
+        url: str,
+        paginator: Paginator,
+        *,
+        params: Mapping[str, Any] | None = None,
+        items_path: str | None = None,
+        max_pages: int = 10_000,
+    ) -> AsyncIterator[Any]:
+        next_url: str | None = url
+        page_params: dict[str, Any] | None = paginator.first(dict(params or {}))
+        for _ in range(max_pages):
+            assert next_url is not None and page_params is not None
+            response = await self.get(next_url, params=page_params)
+            items = _items(response, items_path)
+            yield items
+            link, page_params = paginator.next(response, page_params, items)
+            if page_params is None:
+                return
+            next_url = link or url

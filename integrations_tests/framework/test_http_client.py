@@ -1,0 +1,216 @@
+"""The HTTP toolkit against a real HTTP server on loopback."""
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from integrations_pipeline.http_client import (
+    ApiKeyAuth,
+    AsyncHttpClient,
+    BasicAuth,
+    BearerAuth,
+    CursorPaginator,
+    HttpClient,
+    HttpError,
+    LinkHeaderPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    RetryPolicy,
+)
+
+FAST = RetryPolicy(attempts=4, backoff=0.01, jitter=False)
+ITEMS = list(range(23))
+
+
+class Server:
+    """Routes: /flaky (502 then ok), /limited (429 Retry-After: 1 then ok), /slow, /echo, paginations."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, int] = {}
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.lock = threading.Lock()
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                with server.lock:
+                    server.hits[url.path] = server.hits.get(url.path, 0) + 1
+                    hits = server.hits[url.path]
+                    server.requests.append({"path": url.path, "query": query, "headers": dict(self.headers)})
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self.route(url.path, query, hits)
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def route(self, path: str, query: dict, hits: int) -> None:
+                if path == "/flaky" and hits == 1:
+                    return self.reply(502, {"error": "bad gateway"})
+                if path == "/limited" and hits == 1:
+                    return self.reply(429, {"error": "slow down"}, {"Retry-After": "1"})
+                if path == "/broken":
+                    return self.reply(500, {"error": "always"})
+                if path == "/missing":
+                    return self.reply(404, {"error": "no"})
+                if path == "/slow":
+                    time.sleep(0.2)
+                if path == "/link":
+                    page = int(query.get("page", 1))
+                    headers = {}
+                    if page * 10 < len(ITEMS):
+                        headers["Link"] = f'<http://{self.headers["Host"]}/link?page={page + 1}>; rel="next"'
+                    return self.reply(200, ITEMS[(page - 1) * 10 : page * 10], headers)
+                if path == "/cursor":
+                    start = int(query.get("cursor", 0))
+                    nxt = start + 10 if start + 10 < len(ITEMS) else None
+                    return self.reply(200, {"data": ITEMS[start : start + 10], "meta": {"next": nxt}})
+                if path == "/pages":
+                    page, size = int(query["page"]), int(query["per_page"])
+                    return self.reply(200, ITEMS[(page - 1) * size : page * size])
+                if path == "/offset":
+                    offset, limit = int(query["offset"]), int(query["limit"])
+                    return self.reply(200, {"results": ITEMS[offset : offset + limit]})
+                return self.reply(
+                    200, {"path": path, "query": query, "auth": self.headers.get("Authorization")}
+                )
+
+            def reply(self, status: int, body: object, headers: dict | None = None) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    running = Server()
+    yield running
+    running.close()
+
+
+def test_retries_5xx_and_honours_retry_after(server):
+    with HttpClient(server.url, retry=FAST) as client:
+        assert client.get("/flaky").json()["path"] == "/flaky"
+        started = time.monotonic()
+        assert client.get("/limited").status_code == 200
+        assert time.monotonic() - started >= 0.9  # waited for Retry-After: 1
+        with pytest.raises(HttpError, match=r"GET /broken failed: HTTP 500") as raised:
+            client.get("/broken")
+        assert raised.value.status_code == 500 and server.hits["/broken"] == FAST.attempts
+        with pytest.raises(HttpError, match="HTTP 404"):
+            client.get("/missing")
+        assert server.hits["/missing"] == 1  # a 404 is not retried
+
+
+def test_connection_errors_are_retried_then_reported_without_secrets():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    auth = ApiKeyAuth("sk-live-0123456789", header=None, query="api_key")
+    with (
+        HttpClient(f"http://127.0.0.1:{port}", auth=auth, retry=FAST) as client,
+        pytest.raises(HttpError) as raised,
+    ):
+        client.get("/items")
+    assert "ConnectError" in str(raised.value) and "sk-live-0123456789" not in str(raised.value)
+
+
+def test_auth_schemes_and_secrets_never_in_logs(server, caplog):
+    caplog.set_level(logging.DEBUG)
+    with HttpClient(server.url, auth=BearerAuth("tok-abcdef123456"), retry=FAST) as client:
+        assert client.get("/echo").json()["auth"] == "Bearer tok-abcdef123456"
+        client.get("/flaky")
+    with HttpClient(server.url, auth=BasicAuth("bob", "pw-secret-999"), retry=FAST) as client:
+        assert client.get("/echo").json()["auth"].startswith("Basic ")
+    with HttpClient(
+        server.url, auth=ApiKeyAuth("key-xyz-98765", header=None, query="key"), retry=FAST
+    ) as client:
+        assert client.get("/echo").json()["query"] == {"key": "key-xyz-98765"}
+        server.hits.pop("/limited", None)
+        client.get("/limited")
+    with HttpClient(server.url, auth=ApiKeyAuth("hdr-key-24680", header="X-Api-Key"), retry=FAST) as client:
+        client.get("/echo")
+    assert server.requests[-1]["headers"]["X-Api-Key"] == "hdr-key-24680"
+    logged = caplog.text
+    assert "retry 1" in logged
+    for secret in ("tok-abcdef123456", "pw-secret-999", "key-xyz-98765"):
+        assert secret not in logged
+
+
+@pytest.mark.parametrize(
+    ("path", "paginator", "items_path"),
+    [
+        ("/link", LinkHeaderPaginator(), None),
+        ("/cursor", CursorPaginator(cursor_path="meta.next", param="cursor"), "data"),
+        ("/pages", PageNumberPaginator(page_size=10), None),
+        ("/offset", OffsetPaginator(limit=10), "results"),
+    ],
+)
+def test_pagination(server, path, paginator, items_path):
+    with HttpClient(server.url, retry=FAST) as client:
+        pages = list(client.paginate(path, paginator, items_path=items_path))
+    assert [item for page in pages for item in page] == ITEMS
+    assert len(pages) in (3, 4)  # an empty last page for page-number pagination of 23 items by 10
+
+
+def test_async_pagination_and_concurrency_limit(server):
+    async def main():
+        async with AsyncHttpClient(server.url, max_concurrency=3, retry=FAST) as client:
+            pages = [page async for page in client.paginate("/link", LinkHeaderPaginator())]
+            responses = await client.get_many(["/slow"] * 9)
+            return pages, responses
+
+    pages, responses = asyncio.run(main())
+    assert [i for page in pages for i in page] == ITEMS
+    assert all(r.status_code == 200 for r in responses)
+    assert server.max_in_flight == 3  # concurrent, but never more than the limit
+
+
+def test_rate_limit(server):
+    with HttpClient(server.url, rate_limit=10, retry=FAST) as client:
+        started = time.monotonic()
+        for _ in range(6):
+            client.get("/echo")
+    assert time.monotonic() - started >= 0.45  # six requests at ten a second
+
+
+def test_response_cache_with_ttl(server):
+    with HttpClient(server.url, cache_ttl=0.5, retry=FAST) as client:
+        client.get("/echo", params={"a": 1})
+        client.get("/echo", params={"a": 1})
+        client.get("/echo", params={"a": 2})
+        assert server.hits["/echo"] == 2 and client.cache.hits == 1
+        time.sleep(0.6)
+        client.get("/echo", params={"a": 1})
+        assert server.hits["/echo"] == 3
