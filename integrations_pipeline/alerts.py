@@ -9,6 +9,7 @@ to ``INTEGRATIONS_WEBHOOK_URL``; muted findings never alert.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,9 +35,15 @@ class Alert(Base):
 
 
 def finalize_run(
-    instance: dg.DagsterInstance, run: dg.DagsterRun, store: FindingStore | None = None
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    store: FindingStore | None = None,
+    disabled: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Record the insights of ``run`` that did not run, then alert on its new findings."""
+    """Record the insights of ``run`` that did not run, then alert on its new findings.
+
+    ``disabled``: the integration's insights that are not part of its job (enabled=False).
+    """
     from integrations_pipeline.compile import deployment_of
 
     store = store or get_store()
@@ -64,7 +71,13 @@ def finalize_run(
             message="not run: a collector it reads was not run" if skipped
             else "not run: a collector it reads failed",
         )  # fmt: skip
-    return {"recorded": missing, "alert": alert_new_findings(run, store)}
+    for task in disabled:
+        if task not in evaluated:
+            store.record_evaluation(
+                integration=integration, deployment=deployment, task=task, title=task, run_id=run.run_id,
+                status="skipped", message="not run: disabled",
+            )  # fmt: skip
+    return {"recorded": [*missing, *disabled], "alert": alert_new_findings(run, store)}
 
 
 def alert_new_findings(run: dg.DagsterRun, store: FindingStore) -> str | None:
@@ -72,10 +85,15 @@ def alert_new_findings(run: dg.DagsterRun, store: FindingStore) -> str | None:
     from integrations_pipeline.tickets import post_webhook
 
     threshold = os.environ.get(ALERT_SEVERITY_ENV, DEFAULT_ALERT_SEVERITY)
+    # What this run's evaluations opened or reopened, whatever later runs did since.
+    opened = {uid for e in store.evaluations(run_id=run.run_id) for uid in e["opened"]}
+    if not opened:
+        return None
+    integration = run.tags.get("integration") or run.job_name
     new = [
         f
-        for f in store.list_findings(run_id=run.run_id, status="open", muted=False)
-        if f["occurrences"] == 1 and at_or_above(f["severity"], threshold)
+        for f in store.list_findings(integration=integration, status="open", muted=False)
+        if f["uid"] in opened and at_or_above(f["severity"], threshold)
     ]
     if not new or not os.environ.get("INTEGRATIONS_WEBHOOK_URL"):
         return None

@@ -149,7 +149,7 @@ def _definitions(
 ) -> dg.Definitions:
     from integrations_pipeline.sensors import (
         default_schedules,
-        finished_runs_sensor,
+        finished_runs_sensors,
         scheduler_sensor,
         tickets_sensor,
     )
@@ -159,8 +159,13 @@ def _definitions(
     broken = sorted({p.integration for p in problems if p.integration in listed} - set(compiled))
     jobs.extend(_broken_job(name, [p for p in problems if p.integration == name]) for name in broken)
     schemas = {name: catalog.integrations[name].schema for name in compiled}
+    disabled = {name: disabled_insights(catalog.integrations[name]) for name in compiled}
     sensors = (
-        [scheduler_sensor(jobs, schemas, broken), tickets_sensor(jobs), finished_runs_sensor(jobs)]
+        [
+            scheduler_sensor(jobs, schemas, broken),
+            tickets_sensor(jobs, disabled),
+            *finished_runs_sensors(jobs, disabled),
+        ]
         if jobs
         else []
     )
@@ -179,6 +184,13 @@ def _definitions(
             "load_problems": dg.MetadataValue.text("\n".join(map(str, problems)) or "none"),
         },
     )
+
+
+def disabled_insights(integration: Integration) -> list[str]:
+    """Insights left out of the job: disabled, or reading a disabled collector."""
+    return [
+        name for name, t in integration.all_tasks.items() if t.is_insight and name not in integration.tasks
+    ]
 
 
 def compile_integration(integration: Integration) -> CompiledIntegration:
@@ -279,7 +291,7 @@ def _collector_asset(
         run = _run_step(context, integration, task_def)
         if run is not None:
             yield dg.Output(
-                {"data": run.result.data, "message": run.result.message},
+                {"data": run.result.data, "message": run.result.message, "errors": run.errors},
                 metadata=_result_metadata(context, integration, run, run.result.data),
             )
 
@@ -375,6 +387,8 @@ def _run_step(context: StepContext, integration: Integration, task_def: TaskDef)
         if isinstance(error, TaskFailedError) and trace:
             metadata["traceback"] = dg.MetadataValue.text(trace)
         raise dg.Failure(description=str(error), metadata=metadata) from None
+    # Partial data (a collector, or the insight, recorded errors) must not resolve findings.
+    run.complete = not run.errors and not any(i.get("errors") for i in data_inputs.values())
     violations = getattr(run.result, "violations", None) or []
     record_outcome(
         context.run.run_id,
@@ -471,6 +485,7 @@ def _record_evaluation(
     status: EvaluationStatus,
     message: str | None = None,
     reported: list[ReportedFinding] | None = None,
+    complete: bool = True,
 ) -> EvaluationSummary:
     try:
         return get_store().record_evaluation(
@@ -482,6 +497,7 @@ def _record_evaluation(
             status=status,
             message=message,
             reported=reported or [],
+            complete=complete,
         )
     except Exception as error:
         raise dg.Failure(
@@ -502,7 +518,7 @@ def _evaluate(
     message = run.result.message
     reported = _reported(task_def, run)
     summary = _record_evaluation(
-        context, integration, task_def, "violation" if reported else "passed", message, reported
+        context, integration, task_def, "violation" if reported else "passed", message, reported, run.complete
     )
     worst = max(
         (f.severity for f in reported), key=lambda s: SEVERITY_RANK[s], default=task_def.spec.severity

@@ -67,6 +67,13 @@ def engine(url: str | None = None) -> Engine:
 
 
 def _create_engine(url: str) -> Engine:
+    created = _bare_engine(url)
+    _create_tables(created)
+    return created
+
+
+def _bare_engine(url: str) -> Engine:
+    """An engine with this project's SQLite settings, schema untouched."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     sqlite = parsed.get_backend_name() == "sqlite"
@@ -78,7 +85,6 @@ def _create_engine(url: str) -> Engine:
     if sqlite:
         event.listen(created, "connect", _sqlite_pragmas)
         event.listen(created, "begin", _sqlite_begin)
-    _create_tables(created)
     return created
 
 
@@ -92,7 +98,6 @@ def _create_tables(created: Engine) -> None:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-BASELINE_REVISION = "0001"
 # pg_advisory_xact_lock key serializing schema migrations.
 _MIGRATION_LOCK = 7_243_190_001
 
@@ -107,20 +112,19 @@ def upgrade_schema(target: Engine | str | None = None, revision: str = "head") -
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from sqlalchemy import inspect, text
+    from sqlalchemy import text
 
     owned = not isinstance(target, Engine)
-    bound = target if isinstance(target, Engine) else create_engine(target or database_url())
+    bound = target if isinstance(target, Engine) else _bare_engine(target or database_url())
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with bound.begin() as connection:
+        # SQLite: one write transaction (BEGIN IMMEDIATE) holds the whole migration, so
+        # processes starting together migrate one after the other.
+        with bound.execution_options(sqlite_immediate=True).begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             config.attributes["connection"] = connection
-            tables = set(inspect(connection).get_table_names())
-            if "alembic_version" not in tables and "violations" in tables:
-                command.stamp(config, BASELINE_REVISION)
             before = MigrationContext.configure(connection).get_current_revision()
             command.upgrade(config, revision)
             after = MigrationContext.configure(connection).get_current_revision()
@@ -147,9 +151,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    # Take the write lock when a transaction begins, so a read-then-write transaction (an
-    # insight evaluation) never interleaves with another writer's.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-then-write transaction that must not interleave with another writer's (an
+    # insight evaluation, a migration) asks for the write lock as it begins; reads don't.
+    immediate = connection.get_execution_options().get("sqlite_immediate")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def dispose_engines() -> None:

@@ -186,6 +186,8 @@ class TaskRun:
     errors: list[str]
     logs: list[str]
     duration: float
+    # False when the task, or a collector it read, recorded errors (partial data).
+    complete: bool = True
 
     @property
     def violation(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, String, Text, delete, or_, select
@@ -31,6 +31,23 @@ class Mute(Base):
     reason: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MuteIndex:
+    """Active mutes grouped by integration, so checking many findings stays cheap."""
+
+    def __init__(self, mutes: Sequence[Mute]) -> None:
+        self._by_integration: dict[str, list[Mute]] = {}
+        for mute in mutes:
+            self._by_integration.setdefault(mute.integration, []).append(mute)
+
+    @classmethod
+    def active(cls, session: Session, now: datetime) -> MuteIndex:
+        return cls(active_mutes(session, now))
+
+    def muted(self, integration: str, deployment: str | None, task: str, resource: str | None) -> bool:
+        mutes = self._by_integration.get(integration)
+        return bool(mutes) and is_muted(mutes, integration, deployment, task, resource)  # type: ignore[arg-type]
 
 
 def active_mutes(session: Session, now: datetime) -> list[Mute]:
@@ -77,7 +94,10 @@ def add_mute(
     if not reason or not reason.strip():
         raise IntegrationError("a mute needs a reason", integration=integration)
     now = utcnow()
-    if expires_at is not None and as_utc(expires_at) <= now:  # type: ignore[operator]
+    if expires_at is not None:
+        # Stored in UTC: SQLite keeps the wall time of whatever offset it is given.
+        expires_at = as_utc(expires_at).astimezone(UTC)  # type: ignore[union-attr]
+    if expires_at is not None and expires_at <= now:
         raise IntegrationError(f"the expiry {expires_at.isoformat()} is in the past", integration=integration)
     mute = Mute(
         id=str(uuid.uuid4()), integration=integration, deployment=deployment, task=task,

@@ -249,7 +249,7 @@ def failed_run_ticket(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple
     return ticket, created
 
 
-def tickets_sensor(jobs: Sequence[Any]) -> dg.SensorDefinition:
+def tickets_sensor(jobs: Sequence[Any], disabled: Mapping[str, Sequence[str]]) -> dg.SensorDefinition:
     @dg.run_failure_sensor(
         name=TICKETS_SENSOR,
         monitored_jobs=list(jobs),
@@ -260,7 +260,8 @@ def tickets_sensor(jobs: Sequence[Any]) -> dg.SensorDefinition:
     def support_tickets(context: dg.RunFailureSensorContext) -> None:
         from integrations_pipeline.alerts import finalize_run
 
-        finalize_run(context.instance, context.dagster_run)
+        run = context.dagster_run
+        finalize_run(context.instance, run, disabled=disabled.get(run.tags.get("integration", ""), ()))
         ticket, created = failed_run_ticket(context.instance, context.dagster_run)
         if ticket is not None and created:
             context.log.info(f"opened ticket {ticket['id']} for run {ticket['run_id']}")
@@ -271,21 +272,33 @@ def tickets_sensor(jobs: Sequence[Any]) -> dg.SensorDefinition:
 FINISHED_SENSOR = "finished_runs"
 
 
-def finished_runs_sensor(jobs: Sequence[Any]) -> dg.SensorDefinition:
-    @dg.run_status_sensor(
-        name=FINISHED_SENSOR,
-        run_status=dg.DagsterRunStatus.SUCCESS,
-        monitored_jobs=list(jobs),
-        minimum_interval_seconds=sensor_interval(),
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Completes each run's evaluation history and alerts on its new findings.",
+def finished_runs_sensors(
+    jobs: Sequence[Any], disabled: Mapping[str, Sequence[str]]
+) -> list[dg.SensorDefinition]:
+    """Succeeded and canceled runs: complete their evaluation history, alert on new findings."""
+    sensors: list[dg.SensorDefinition] = []
+    statuses = (
+        (FINISHED_SENSOR, dg.DagsterRunStatus.SUCCESS),
+        ("canceled_runs", dg.DagsterRunStatus.CANCELED),
     )
-    def finished_runs(context: dg.RunStatusSensorContext) -> None:
-        from integrations_pipeline.alerts import finalize_run
+    for name, status in statuses:
 
-        finalize_run(context.instance, context.dagster_run)
+        @dg.run_status_sensor(
+            name=name,
+            run_status=status,
+            monitored_jobs=list(jobs),
+            minimum_interval_seconds=sensor_interval(),
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description="Completes each run's evaluation history and alerts on its new findings.",
+        )
+        def finished_runs(context: dg.RunStatusSensorContext) -> None:
+            from integrations_pipeline.alerts import finalize_run
 
-    return finished_runs
+            run = context.dagster_run
+            finalize_run(context.instance, run, disabled=disabled.get(run.tags.get("integration", ""), ()))
+
+        sensors.append(finished_runs)
+    return sensors
 
 
 def default_schedules(catalog: Catalog, jobs: Mapping[str, Any]) -> list[dg.ScheduleDefinition]:

@@ -15,10 +15,10 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, and_, select, text
+from sqlalchemy import JSON, DateTime, Integer, String, Text, and_, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from integrations_pipeline.database import Base, as_utc, database_url, engine, utcnow
@@ -64,6 +64,8 @@ class Evaluation(Base):
     new_count: Mapped[int] = mapped_column(Integer, default=0)
     resolved_count: Mapped[int] = mapped_column(Integer, default=0)
     muted_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    opened: Mapped[Any] = mapped_column(JSON, nullable=True)
     evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -128,6 +130,7 @@ class EvaluationSummary:
     resolved: int = 0
     muted: int = 0
     reopened: int = 0
+    opened: list[str] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -153,21 +156,38 @@ class FindingStore:
         status: EvaluationStatus,
         message: str | None = None,
         reported: Sequence[ReportedFinding] = (),
+        complete: bool = True,
     ) -> EvaluationSummary:
-        """Store one insight evaluation and apply it to the findings, in one transaction."""
-        from integrations_pipeline.mutes import active_mutes, is_muted
+        """Store one insight evaluation and apply it to the findings, in one transaction.
+
+        ``complete=False`` (a collector it read, or the insight, recorded errors): the
+        evaluation opens and updates findings but resolves none, as it may not have seen
+        every resource.
+        """
+        from integrations_pipeline.mutes import MuteIndex
 
         now = utcnow()
         summary = EvaluationSummary(status=status)
-        with Session(self.engine) as session:
+        reported = merge_reported(reported)
+        with Session(self.engine.execution_options(sqlite_immediate=True)) as session:
             self._begin_serialized(session, finding_uid(integration, deployment, task))
-            mutes = active_mutes(session, now)
+            mutes = MuteIndex.active(session, now)
             if status in ("passed", "violation"):
                 self._apply(
-                    session, integration, deployment, task, title, run_id, reported, now, summary, mutes
+                    session,
+                    integration,
+                    deployment,
+                    task,
+                    title,
+                    run_id,
+                    reported,
+                    now,
+                    summary,
+                    mutes,
+                    complete,
                 )
                 summary.muted = sum(
-                    1 for f in reported if is_muted(mutes, integration, deployment, task, f.resource)
+                    1 for f in reported if mutes.muted(integration, deployment, task, f.resource)
                 )
             session.add(
                 Evaluation(
@@ -182,6 +202,8 @@ class FindingStore:
                     new_count=summary.new,
                     resolved_count=summary.resolved,
                     muted_count=summary.muted,
+                    reopened_count=summary.reopened,
+                    opened=summary.opened,
                     evaluated_at=now,
                 )
             )
@@ -206,27 +228,24 @@ class FindingStore:
         reported: Sequence[ReportedFinding],
         now: datetime,
         summary: EvaluationSummary,
-        mutes: Sequence[Any],
+        mutes: Any,
+        complete: bool,
     ) -> None:
-        from integrations_pipeline.mutes import is_muted
-
         deployment_match = (
             Finding.deployment.is_(None) if deployment is None else Finding.deployment == deployment
         )
+        uids = {finding_uid(integration, deployment, task, f.resource): f for f in reported}
         existing = {
             row.uid: row
             for row in session.scalars(
+                # Only what this evaluation can change: open findings, and those it reports.
                 select(Finding).where(
-                    and_(Finding.integration == integration, deployment_match, Finding.task == task)
+                    and_(Finding.integration == integration, deployment_match, Finding.task == task),
+                    or_(Finding.status == "open", Finding.uid.in_(list(uids))),
                 )
             )
         }
-        seen: set[str] = set()
-        for finding in reported:
-            uid = finding_uid(integration, deployment, task, finding.resource)
-            if uid in seen:
-                continue  # the same resource twice in one result counts once
-            seen.add(uid)
+        for uid, finding in uids.items():
             row = existing.get(uid)
             if row is None:
                 row = Finding(
@@ -250,10 +269,12 @@ class FindingStore:
                 )
                 session.add(row)
                 summary.new += 1
+                summary.opened.append(uid)
             else:
                 if row.status == "resolved":
                     row.reopened += 1
                     summary.reopened += 1
+                    summary.opened.append(uid)
                 row.status, row.resolved_at = "open", None
                 row.occurrences += 1
                 row.last_seen, row.run_id = now, run_id
@@ -265,18 +286,17 @@ class FindingStore:
                 )
             summary.open += 1
             if len(summary.preview) < PREVIEW_FINDINGS:
-                muted = is_muted(mutes, integration, deployment, task, finding.resource)
                 summary.preview.append(
                     {
                         "resource": finding.resource,
                         "severity": finding.severity,
                         "message": finding.message,
-                        "muted": muted,
-                        "new": row.occurrences == 1,
+                        "muted": mutes.muted(integration, deployment, task, finding.resource),
+                        "new": uid in summary.opened,
                     }
                 )
         for uid, row in existing.items():
-            if uid not in seen and row.status == "open":
+            if complete and uid not in uids and row.status == "open":
                 row.status, row.resolved_at, row.run_id = "resolved", now, run_id
                 summary.resolved += 1
 
@@ -292,7 +312,7 @@ class FindingStore:
         muted: bool | None = None,
         run_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        from integrations_pipeline.mutes import active_mutes, is_muted
+        from integrations_pipeline.mutes import MuteIndex
 
         query = select(Finding).order_by(Finding.last_seen.desc(), Finding.id)
         for column, value in (
@@ -306,11 +326,11 @@ class FindingStore:
             if value is not None:
                 query = query.where(column == value)
         if since is not None:
-            query = query.where(Finding.last_seen >= since)
+            query = query.where(Finding.last_seen >= since.astimezone(UTC))
         with Session(self.engine) as session:
-            mutes = active_mutes(session, utcnow())
+            mutes = MuteIndex.active(session, utcnow())
             records = [
-                to_record(row, is_muted(mutes, row.integration, row.deployment, row.task, row.resource))
+                to_record(row, mutes.muted(row.integration, row.deployment, row.task, row.resource))
                 for row in session.scalars(query)
             ]
         return [r for r in records if muted is None or r["muted"] == muted]
@@ -342,6 +362,8 @@ class FindingStore:
                     "new": row.new_count,
                     "resolved": row.resolved_count,
                     "muted": row.muted_count,
+                    "reopened": row.reopened_count,
+                    "opened": list(row.opened or []),
                     "evaluated_at": _iso(row.evaluated_at),
                 }
                 for row in session.scalars(query)
@@ -350,6 +372,16 @@ class FindingStore:
     def evaluated_tasks(self, run_id: str) -> set[str]:
         with Session(self.engine) as session:
             return set(session.scalars(select(Evaluation.task).where(Evaluation.run_id == run_id)))
+
+
+def merge_reported(reported: Sequence[ReportedFinding]) -> list[ReportedFinding]:
+    """One finding per resource: a resource reported twice keeps its worst severity."""
+    merged: dict[str | None, ReportedFinding] = {}
+    for finding in reported:
+        current = merged.get(finding.resource)
+        if current is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[current.severity]:
+            merged[finding.resource] = finding
+    return list(merged.values())
 
 
 def at_or_above(severity: str, threshold: str) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 
 import dagster as dg
 
-from integrations_pipeline.compile import compile_integration, deployments_partitions
+from integrations_pipeline.compile import compile_integration, deployments_partitions, disabled_insights
 from integrations_pipeline.discovery import Integration, load_catalog
 from integrations_pipeline.errors import IntegrationLoadError
 from integrations_pipeline.execution import TaskOutcome, capture_outcomes
@@ -114,7 +114,7 @@ def run_integration(
         result = _execute(job, name, run_config_values, instance, run_id, tags, deployment)
         from integrations_pipeline.alerts import finalize_run
 
-        finalize_run(instance, result[0].dagster_run)
+        finalize_run(instance, result[0].dagster_run, disabled=disabled_insights(integration))
     by_task = {outcome.task: outcome for outcome in result[1]}
     dagster_result = result[0]
     for task_name, task_def in integration.tasks.items():

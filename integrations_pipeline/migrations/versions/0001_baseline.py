@@ -1,5 +1,8 @@
 """Baseline: violations, deployments, integrations and tickets.
 
+Idempotent: a database made before migrations existed (by any earlier version) may have
+some of these tables, or a table without a later column; what is missing is added.
+
 Revision ID: 0001
 Revises:
 """
@@ -15,8 +18,22 @@ depends_on = None
 TZ = sa.DateTime(timezone=True)
 
 
+def _tables() -> set[str]:
+    return set(sa.inspect(op.get_bind()).get_table_names())
+
+
+def _create(name: str, *columns: sa.Column) -> None:
+    if name in _tables():
+        present = {c["name"] for c in sa.inspect(op.get_bind()).get_columns(name)}
+        for column in columns:
+            if column.name not in present:
+                op.add_column(name, column)
+    else:
+        op.create_table(name, *columns)
+
+
 def upgrade() -> None:
-    op.create_table(
+    _create(
         "violations",
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("uid", sa.String(64), nullable=False, unique=True, index=True),
@@ -33,7 +50,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(64), nullable=False),
         sa.Column("data", sa.JSON, nullable=True),
     )
-    op.create_table(
+    _create(
         "deployments",
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("name", sa.String(128), nullable=False, unique=True, index=True),
@@ -47,7 +64,7 @@ def upgrade() -> None:
         sa.Column("schedule_start", TZ, nullable=False),
         sa.Column("run_requested", sa.String(36), nullable=True),
     )
-    op.create_table(
+    _create(
         "integrations",
         sa.Column("name", sa.String(128), primary_key=True),
         sa.Column("title", sa.String(256), nullable=False),
@@ -59,7 +76,7 @@ def upgrade() -> None:
         sa.Column("load_error", sa.Text, nullable=True),
         sa.Column("updated_at", TZ, nullable=False),
     )
-    op.create_table(
+    _create(
         "tickets",
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("run_id", sa.String(255), nullable=False, unique=True),

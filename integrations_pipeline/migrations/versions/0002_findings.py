@@ -26,6 +26,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reopened", sa.Integer, nullable=False, server_default="0"))
         batch.alter_column("run_id", type_=sa.String(64), existing_nullable=False)
     op.create_index("ix_findings_insight", "findings", ["integration", "deployment", "task", "status"])
+    op.create_index("ix_findings_run_id", "findings", ["run_id"])
     op.create_table(
         "evaluations",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -39,6 +40,9 @@ def upgrade() -> None:
         sa.Column("new_count", sa.Integer, nullable=False, server_default="0"),
         sa.Column("resolved_count", sa.Integer, nullable=False, server_default="0"),
         sa.Column("muted_count", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("reopened_count", sa.Integer, nullable=False, server_default="0"),
+        # Finding uids this evaluation opened or reopened (alerts and trends read them).
+        sa.Column("opened", sa.JSON, nullable=True),
         sa.Column("evaluated_at", TZ, nullable=False, index=True),
         sa.UniqueConstraint("run_id", "integration", "task", name="uq_evaluations_run_task"),
     )
@@ -68,6 +72,7 @@ def downgrade() -> None:
     op.drop_table("mutes")
     op.drop_index("ix_evaluations_insight", "evaluations")
     op.drop_table("evaluations")
+    op.drop_index("ix_findings_run_id", "findings")
     op.drop_index("ix_findings_insight", "findings")
     with op.batch_alter_table("findings") as batch:
         batch.drop_column("reopened")
