@@ -41,3 +41,11 @@ def test_below_the_threshold_or_muted_never_alerts(receiver, monkeypatch):
     run_integration("guide_demo", {**KEY, "fail_groups": True}, project=GUIDE, deployment="globex")
     # check_groups_collected (low) opened: below the threshold; check_admins: muted.
     assert alerts(receiver) == []
+
+
+def test_a_reopened_finding_alerts_again(receiver):
+    run_integration("guide_demo", KEY, project=GUIDE, deployment="acme")
+    run_integration("guide_demo", {**KEY, "admins_allowed": ["alice"]}, project=GUIDE, deployment="acme")
+    reopened = run_integration("guide_demo", KEY, project=GUIDE, deployment="acme")
+    assert [a["run_id"] for a in alerts(receiver)][-1] == reopened.run_id
+    assert len(alerts(receiver)) == 2

@@ -123,3 +123,35 @@ def test_concurrent_writers_never_lose_or_duplicate_a_finding(postgres_url):
         assert len(own) == runs and sum(f["status"] == "open" for f in own) == 1
     assert sum(s.new for s in summaries) == len(findings)
     assert len(store.evaluations()) == rounds
+
+
+def test_duplicates_keep_the_worst_severity_and_incomplete_evaluations_resolve_nothing(database_url):
+    store = get_store(database_url)
+    summary = store.record_evaluation(
+        integration="aws", deployment="acme", task="public_buckets", title="Public", run_id="run-1",
+        status="violation",
+        reported=[ReportedFinding("a", "low"), ReportedFinding("a", "critical"), ReportedFinding("b", "high")],  # noqa: E501
+    )  # fmt: skip
+    assert (summary.open, summary.new) == (2, 2)
+    assert by_resource(store)["a"]["severity"] == "critical"
+    partial = store.record_evaluation(
+        integration="aws", deployment="acme", task="public_buckets", title="Public", run_id="run-2",
+        status="violation", reported=[ReportedFinding("a", "critical")], complete=False,
+    )  # fmt: skip
+    assert partial.resolved == 0 and by_resource(store)["b"]["status"] == "open"
+    assert [e["opened"] for e in store.evaluations()] == [
+        sorted(e["opened"]) or e["opened"] for e in store.evaluations()
+    ]
+
+
+def test_a_mute_expiry_given_with_an_offset_is_stored_as_the_same_moment(database_url):
+    from datetime import timezone
+
+    from integrations_pipeline.mutes import list_mutes
+
+    moment = (utcnow() + timedelta(hours=1)).astimezone(timezone(timedelta(hours=5)))
+    add_mute(integration="aws", reason="r", expires_at=moment, url=database_url)
+    [mute] = list_mutes(url=database_url)
+    from datetime import datetime
+
+    assert abs((datetime.fromisoformat(mute["expires_at"]) - moment).total_seconds()) < 1
