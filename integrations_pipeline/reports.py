@@ -67,27 +67,33 @@ def write_telemetry_csv(rows: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
-def trend(findings: list[dict[str, Any]], days: int, today: date | None = None) -> list[dict[str, Any]]:
-    """Per day: findings first seen, findings resolved, and findings open at the day's end."""
+def trend(evaluations: list[dict[str, Any]], days: int, today: date | None = None) -> list[dict[str, Any]]:
+    """Per day, from the evaluation history: findings opened, resolved, and open at day's end."""
     today = today or datetime.now(UTC).date()
-    first = Counter(datetime.fromisoformat(f["first_seen"]).date() for f in findings)
-    resolved = Counter(datetime.fromisoformat(f["resolved_at"]).date() for f in findings if f["resolved_at"])
+    opened: Counter[date] = Counter()
+    resolved: Counter[date] = Counter()
+    for evaluation in evaluations:
+        day = datetime.fromisoformat(evaluation["evaluated_at"]).date()
+        opened[day] += evaluation["new"] + evaluation["reopened"]
+        resolved[day] += evaluation["resolved"]
+    first_day = today - timedelta(days=days - 1)
+    open_count = sum(opened[d] - resolved[d] for d in set(opened) | set(resolved) if d < first_day)
     result = []
-    for offset in range(days - 1, -1, -1):
-        day = today - timedelta(days=offset)
-        open_at_end = sum(
-            1
-            for f in findings
-            if datetime.fromisoformat(f["first_seen"]).date() <= day
-            and (not f["resolved_at"] or datetime.fromisoformat(f["resolved_at"]).date() > day)
-        )
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        open_count += opened[day] - resolved[day]
         result.append(
-            {"day": day.isoformat(), "new": first[day], "resolved": resolved[day], "open": open_at_end}
+            {"day": day.isoformat(), "new": opened[day], "resolved": resolved[day], "open": open_count}
         )
     return result
 
 
-def render_html(findings: list[dict[str, Any]], telemetry_rows: list[dict[str, Any]], days: int) -> str:
+def render_html(
+    findings: list[dict[str, Any]],
+    telemetry_rows: list[dict[str, Any]],
+    days: int,
+    evaluations: list[dict[str, Any]] | None = None,
+) -> str:
     open_findings = [f for f in findings if f["status"] == "open"]
     by_severity = Counter(f["severity"] for f in open_findings if not f["muted"])
     muted = sum(1 for f in open_findings if f["muted"])
@@ -126,7 +132,7 @@ def render_html(findings: list[dict[str, Any]], telemetry_rows: list[dict[str, A
         "<tr>" + "".join(f"<td>{e(str(r[c]))}</td>" for c in TELEMETRY_COLUMNS) + "</tr>"
         for r in telemetry_rows
     )
-    data = json.dumps(trend(findings, days)).replace("</", "<\\/")
+    data = json.dumps(trend(evaluations or [], days)).replace("</", "<\\/")
     run_headers = "".join(f"<th>{c}</th>" for c in TELEMETRY_COLUMNS)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Integrations findings report</title>
@@ -150,7 +156,7 @@ tr.resolved {{ color: #7b8794; }} tr.muted {{ font-style: italic; }}
 <p>Generated {e(datetime.now(UTC).isoformat(timespec="seconds"))} · {len(open_findings)} open findings
 ({muted} muted) · {len(findings)} in all</p>
 <h2>Open findings by severity (unmuted)</h2><div class="cards">{summary}</div>
-<h2>Trend, last {days} days (new and resolved findings per day)</h2>
+<h2>Trend, last {days} days (findings opened and resolved per day, from the evaluation history)</h2>
 <p class="legend"><span class="swatch new"></span> new <span class="swatch resolved"></span> resolved</p>
 <svg id="trend" width="{max(days * 32, 240)}" height="150" role="img" aria-label="findings per day"></svg>
 <h2>Findings</h2>
@@ -193,7 +199,9 @@ def write_reports(
     output.mkdir(parents=True, exist_ok=True)
     rows = telemetry(instance)
     csv_path = write_telemetry_csv(rows, output / "telemetry.csv")
-    findings = (store or get_store()).list_findings()
+    store = store or get_store()
     html_path = output / "report.html"
-    html_path.write_text(render_html(findings, rows, days), encoding="utf-8")
+    html_path.write_text(
+        render_html(store.list_findings(), rows, days, store.evaluations()), encoding="utf-8"
+    )
     return csv_path, html_path

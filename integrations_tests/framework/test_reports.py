@@ -113,3 +113,14 @@ def test_report_command_needs_and_uses_the_dagster_instance(tmp_path):
     assert failed.returncode == 1 and "set DAGSTER_HOME" in failed.stderr
     out = cli("report", "--output", str(tmp_path / "out"), env={"DAGSTER_HOME": str(home)})
     assert "telemetry.csv" in out and Path(tmp_path / "out" / "report.html").exists()
+
+
+def test_the_trend_comes_from_the_evaluation_history(history):
+    from integrations_pipeline.reports import trend
+
+    days = trend(get_store().evaluations(), 3)
+    assert [d["new"] for d in days[:2]] == [0, 0]
+    today = days[-1]
+    # acme: check_admins opened, check_groups_collected opened then both resolved; ad hoc: one opened.
+    assert (today["new"], today["resolved"], today["open"]) == (3, 2, 1)
+    assert today["open"] == len(get_store().list_findings(status="open"))
