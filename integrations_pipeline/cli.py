@@ -328,12 +328,6 @@ def _future_moment(value: str) -> Any:
     return moment
 
 
-FINDING_COLUMNS = (
-    "id", "uid", "integration", "deployment", "task", "resource", "title", "severity", "message", "status",
-    "muted", "first_seen", "last_seen", "resolved_at", "occurrences", "reopened", "run_id", "data",
-)  # fmt: skip
-
-
 def cmd_violations(args: argparse.Namespace) -> int:
     from integrations_pipeline.store import get_store
 
@@ -349,12 +343,9 @@ def cmd_violations(args: argparse.Namespace) -> int:
         print(json.dumps(records, indent=2, default=str))
         return 0
     if args.format == "csv":
-        import csv
+        from integrations_pipeline.reports import write_findings_csv
 
-        writer = csv.DictWriter(sys.stdout, fieldnames=FINDING_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({**record, "data": json.dumps(record["data"], default=str)})
+        write_findings_csv(records, sys.stdout)
         return 0
     if not records:
         print("no findings")
