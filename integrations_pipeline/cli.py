@@ -283,7 +283,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"      error: {error}")
     for error in result.errors:
         print(f"  error: {error}")
-    open_violations = get_store().list_violations(status="open", integration=args.name)
+    open_violations = get_store().list_findings(status="open", integration=args.name)
     print(f"\nopen violations of {args.name}: {len(open_violations)}")
     for record in open_violations:
         seen = record["last_seen"]

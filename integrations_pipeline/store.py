@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -335,9 +335,6 @@ class FindingStore:
             ]
         return [r for r in records if muted is None or r["muted"] == muted]
 
-    # The name the command line and the first issues used.
-    list_violations = list_findings
-
     def evaluations(
         self, *, integration: str | None = None, deployment: str | None = None, run_id: str | None = None
     ) -> list[dict[str, Any]]:
@@ -391,7 +388,3 @@ def at_or_above(severity: str, threshold: str) -> bool:
 def get_store(url: str | None = None) -> FindingStore:
     """The store for ``url`` (default: :func:`database_url`)."""
     return FindingStore(url)
-
-
-def unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))

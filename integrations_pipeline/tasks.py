@@ -181,9 +181,6 @@ class TaskRegistry:
     def has(self, integration: str) -> bool:
         return integration in self._tasks
 
-    def forget(self, integration: str) -> None:
-        self._tasks.pop(integration, None)
-
     def reset(self) -> None:
         self._tasks.clear()
 

@@ -43,7 +43,7 @@ def test_dagster_job_execute_runs_hello_world(tmp_path):
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output
     assert "RUN_SUCCESS" in output and secret not in output
-    [record] = get_store().list_violations()
+    [record] = get_store().list_findings()
     assert record["task"] == "check_item" and record["status"] == "open"
     leaked = [p for p in home.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert leaked == []

@@ -157,19 +157,19 @@ def test_malformed_task_results_fail_naming_the_task_and_the_problem():
 
 def test_violations_land_in_the_database_and_resolve(database_url):
     first = guide_run()
-    [record] = get_store().list_violations(integration="guide_demo")
+    [record] = get_store().list_findings(integration="guide_demo")
     assert record["task"] == "check_admins" and record["severity"] == "critical"
     assert record["status"] == "open" and record["deployment"] is None
     assert record["title"] == "Unexpected admins" and record["run_id"] == first.run_id
     assert record["data"] == {"admins": ["alice"]} and record["message"] == "unexpected admins: alice"
 
     second = guide_run()
-    [again] = get_store().list_violations(integration="guide_demo")
+    [again] = get_store().list_findings(integration="guide_demo")
     assert again["id"] == record["id"] and again["first_seen"] == record["first_seen"]
     assert again["last_seen"] > record["last_seen"] and again["run_id"] == second.run_id
 
     guide_run(config={"admins_allowed": ["alice"]})
-    [resolved] = get_store().list_violations(integration="guide_demo")
+    [resolved] = get_store().list_findings(integration="guide_demo")
     assert resolved["status"] == "resolved" and resolved["id"] == record["id"]
 
 
@@ -183,7 +183,7 @@ def test_each_deployment_is_its_own_partition_and_violation():
         materializations = result.dagster_result.get_asset_materialization_events()
         assert {m.partition for m in materializations} == {partition}
     records = {
-        r["deployment"]: r["status"] for r in get_store().list_violations() if r["task"] == "check_admins"
+        r["deployment"]: r["status"] for r in get_store().list_findings() if r["task"] == "check_admins"
     }
     assert records == {"acme": "open", None: "open"}  # globex allows alice: no violation
 
@@ -221,7 +221,7 @@ def test_secret_passed_by_env_reference_never_reaches_storage(tmp_path, monkeypa
         p for p in _files(home) + _files(tmp_path / "integrations-home") if secret.encode() in p.read_bytes()
     ]
     assert leaked == []
-    records = get_store().list_violations()
+    records = get_store().list_findings()
     assert records and secret not in repr(records)
 
 

@@ -25,7 +25,7 @@ def test_check_item_flags_item_1_as_a_high_violation():
     result = run_integration("hello_world", CONFIG)
     assert result["check_item"].violation
     assert result["check_item"].message == "Found item_1 in item list"
-    [record] = get_store().list_violations(status="open", integration="hello_world")
+    [record] = get_store().list_findings(status="open", integration="hello_world")
     assert (record["task"], record["severity"]) == ("check_item", "high")
 
 

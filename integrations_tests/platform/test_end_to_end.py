@@ -169,7 +169,7 @@ def test_production_stack_end_to_end(stack: Stack, tmp_path: Path, webhook: Any)
         }
         partitions = instance.get_dynamic_partitions("hello_world_deployments")
         assert {"adhoc", "hello-acme"} <= set(partitions)
-        [violation] = get_store().list_violations(deployment="hello-acme")
+        [violation] = get_store().list_findings(deployment="hello-acme")
         assert (violation["task"], violation["status"], violation["run_id"]) == (
             "check_item",
             "open",
@@ -242,7 +242,7 @@ def test_production_stack_end_to_end(stack: Stack, tmp_path: Path, webhook: Any)
         assert len(list_tickets()) == 1
         stored = "\n".join(json.dumps(r.run_config) for r in instance.get_runs())
         assert SECRET not in stored
-    assert SECRET not in json.dumps(get_store().list_violations())
+    assert SECRET not in json.dumps(get_store().list_findings())
 
 
 def _port_open(port: int) -> bool:
