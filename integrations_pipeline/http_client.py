@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import random
 import threading
@@ -286,6 +287,7 @@ class _Base:
         self.cache = ResponseCache(cache_ttl) if cache_ttl else None
         self.secrets = frozenset(s for s in (*secrets, *(auth.secrets() if auth else ())) if s)
         self.requests = 0
+        self._base = httpx.URL(base_url)
         register_secrets(self.secrets)
 
     def redact(self, text: str) -> str:
@@ -299,6 +301,45 @@ class _Base:
         if self.auth:
             self.auth.apply(merged_headers, merged_params)
         return merged_headers, merged_params
+
+    def _start(
+        self, method: str, url: str, headers: Mapping[str, str] | None, params: Mapping[str, Any] | None
+    ) -> tuple[httpx.URL, dict[str, str], Any, httpx.Response | None]:
+        """(target URL, headers, cache key, cached response) of a request about to be sent."""
+        headers_, params_ = self._prepare(headers, params)
+        # Merged into the URL: httpx would replace a query the URL already has (a next link's).
+        target = httpx.URL(url).copy_merge_params(params_) if params_ else httpx.URL(url)
+        cache_key = (
+            self.cache.key(str(self._base.join(url)), params_) if self.cache and method == "GET" else None
+        )
+        cached = self.cache.get(cache_key) if self.cache and cache_key else None
+        return target, headers_, cache_key, cached
+
+    def _after(
+        self,
+        method: str,
+        url: str,
+        attempt: int,
+        response: httpx.Response | None,
+        error: httpx.TransportError | None,
+        cache_key: Any,
+    ) -> float | None:
+        """What an attempt's outcome means: None = done (return it), a delay = retry, or raise."""
+        if response is not None and response.status_code < 400:
+            if self.cache and cache_key:
+                self.cache.put(cache_key, response)
+            return None
+        if response is None:
+            what, status, retry_after = type(error).__name__, None, None
+            detail = f"{what}: {error}"
+        else:
+            what = detail = f"HTTP {response.status_code}"
+            status, retry_after = response.status_code, retry_after_seconds(response)
+        if not self._should_retry(attempt, response):
+            raise self._give_up(method, url, detail, status)
+        delay = self.retry.delay(attempt, retry_after)
+        self._log_retry(method, url, what, delay, attempt)
+        return delay
 
     def _give_up(self, method: str, url: str, error: str, status: int | None) -> HttpError:
         return HttpError(self.redact(f"{method} {url} failed: {error}"), status_code=status)
@@ -338,41 +379,23 @@ class HttpClient(_Base):
         headers: Mapping[str, str] | None = None,
         json: Any = None,
     ) -> httpx.Response:
-        headers_, params_ = self._prepare(headers, params)
-        # Merged into the URL: httpx would replace a query the URL already has (a next link's).
-        target = httpx.URL(url).copy_merge_params(params_) if params_ else httpx.URL(url)
-        cache_key = (
-            self.cache.key(str(self._client.base_url.join(url)), params_)
-            if self.cache and method == "GET"
-            else None
-        )
-        if cache_key and (cached := self.cache.get(cache_key)) is not None:  # type: ignore[union-attr]
+        target, headers_, cache_key, cached = self._start(method, url, headers, params)
+        if cached is not None:
             return cached
         for attempt in range(self.retry.attempts):
             if self.limiter:
                 self.limiter.wait()
+            response, error = None, None
             try:
-                if self._semaphore:
-                    with self._semaphore:
-                        response = self._client.request(method, target, headers=headers_, json=json)
-                else:
+                with self._semaphore or contextlib.nullcontext():
                     response = self._client.request(method, target, headers=headers_, json=json)
                 self.requests += 1
-            except httpx.TransportError as error:
-                if not self._should_retry(attempt, None):
-                    raise self._give_up(method, url, f"{type(error).__name__}: {error}", None) from None
-                delay = self.retry.delay(attempt, None)
-                self._log_retry(method, url, type(error).__name__, delay, attempt)
-                time.sleep(delay)
-                continue
-            if response.status_code < 400:
-                if cache_key:
-                    self.cache.put(cache_key, response)  # type: ignore[union-attr]
+            except httpx.TransportError as failure:
+                error = failure
+            delay = self._after(method, url, attempt, response, error, cache_key)
+            if delay is None:
+                assert response is not None
                 return response
-            if not self._should_retry(attempt, response):
-                raise self._give_up(method, url, f"HTTP {response.status_code}", response.status_code)
-            delay = self.retry.delay(attempt, retry_after_seconds(response))
-            self._log_retry(method, url, f"HTTP {response.status_code}", delay, attempt)
             time.sleep(delay)
         raise self._give_up(method, url, "no attempt left", None)  # pragma: no cover - loop returns or raises
 
@@ -434,41 +457,23 @@ class AsyncHttpClient(_Base):
         headers: Mapping[str, str] | None = None,
         json: Any = None,
     ) -> httpx.Response:
-        headers_, params_ = self._prepare(headers, params)
-        # Merged into the URL: httpx would replace a query the URL already has (a next link's).
-        target = httpx.URL(url).copy_merge_params(params_) if params_ else httpx.URL(url)
-        cache_key = (
-            self.cache.key(str(self._client.base_url.join(url)), params_)
-            if self.cache and method == "GET"
-            else None
-        )
-        if cache_key and (cached := self.cache.get(cache_key)) is not None:  # type: ignore[union-attr]
+        target, headers_, cache_key, cached = self._start(method, url, headers, params)
+        if cached is not None:
             return cached
         for attempt in range(self.retry.attempts):
             if self.limiter:
                 await self.limiter.wait_async()
+            response, error = None, None
             try:
-                if self._semaphore:
-                    async with self._semaphore:
-                        response = await self._client.request(method, target, headers=headers_, json=json)
-                else:
+                async with self._semaphore or contextlib.nullcontext():
                     response = await self._client.request(method, target, headers=headers_, json=json)
                 self.requests += 1
-            except httpx.TransportError as error:
-                if not self._should_retry(attempt, None):
-                    raise self._give_up(method, url, f"{type(error).__name__}: {error}", None) from None
-                delay = self.retry.delay(attempt, None)
-                self._log_retry(method, url, type(error).__name__, delay, attempt)
-                await asyncio.sleep(delay)
-                continue
-            if response.status_code < 400:
-                if cache_key:
-                    self.cache.put(cache_key, response)  # type: ignore[union-attr]
+            except httpx.TransportError as failure:
+                error = failure
+            delay = self._after(method, url, attempt, response, error, cache_key)
+            if delay is None:
+                assert response is not None
                 return response
-            if not self._should_retry(attempt, response):
-                raise self._give_up(method, url, f"HTTP {response.status_code}", response.status_code)
-            delay = self.retry.delay(attempt, retry_after_seconds(response))
-            self._log_retry(method, url, f"HTTP {response.status_code}", delay, attempt)
             await asyncio.sleep(delay)
         raise self._give_up(method, url, "no attempt left", None)  # pragma: no cover
 
