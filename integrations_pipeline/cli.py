@@ -300,32 +300,32 @@ def _instance() -> Any:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
 
 
-def _moment(value: str) -> Any:
-    """An ISO date/time, or a duration back from now: ``7d``, ``12h``, ``30m``."""
+def _parse_moment(value: str, direction: int) -> Any:
+    """An ISO date/time, or a duration such as ``7d``, ``12h``, ``30m`` from now in ``direction``."""
     import re
     from datetime import UTC, datetime, timedelta
 
     match = re.fullmatch(r"(\d+)([dhm])", value.strip())
     if match:
         unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
-        return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+        return datetime.now(UTC) + direction * timedelta(**{unit: int(match.group(1))})
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{value!r} is neither an ISO date/time nor a duration like 7d"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _moment(value: str) -> Any:
+    """``--since``: an ISO date/time, or a duration back from now."""
+    return _parse_moment(value, -1)
 
 
 def _future_moment(value: str) -> Any:
-    """An ISO date/time, or a duration ahead of now: ``7d``, ``12h``."""
-    from datetime import UTC, datetime
-
-    moment = _moment(value)
-    if moment < datetime.now(UTC) and value.strip()[-1:] in ("d", "h", "m"):
-        return datetime.now(UTC) + (datetime.now(UTC) - moment)
-    return moment
+    """``--expires``: an ISO date/time, or a duration ahead of now."""
+    return _parse_moment(value, +1)
 
 
 def cmd_violations(args: argparse.Namespace) -> int:
