@@ -27,7 +27,13 @@ from integrations_pipeline.errors import IntegrationLoadError
 from integrations_pipeline.execution import TaskOutcome, capture_outcomes
 from integrations_pipeline.io_manager import run_scoped_io_manager
 
-__all__ = ["IntegrationRunResult", "TaskOutcome", "load_integration_by_name", "run_integration"]
+__all__ = [
+    "IntegrationRunResult",
+    "TaskOutcome",
+    "load_integration_by_name",
+    "run_integration",
+    "secret_leaks",
+]
 
 
 @dataclass
@@ -40,6 +46,7 @@ class IntegrationRunResult:
     tasks: dict[str, TaskOutcome]
     errors: list[str] = field(default_factory=list)
     dagster_result: dg.ExecuteInProcessResult | None = None
+    event_log: list[dg.EventLogEntry] = field(default_factory=list)
 
     def __getitem__(self, task: str) -> TaskOutcome:
         return self.tasks[task]
@@ -115,6 +122,7 @@ def run_integration(
         from integrations_pipeline.alerts import finalize_run
 
         finalize_run(instance, result[0].dagster_run, disabled=disabled_insights(integration))
+        event_log = list(instance.all_logs(run_id))
     by_task = {outcome.task: outcome for outcome in result[1]}
     dagster_result = result[0]
     for task_name, task_def in integration.tasks.items():
@@ -127,7 +135,27 @@ def run_integration(
         tasks=ordered,
         errors=run_errors(dagster_result.all_events),
         dagster_result=dagster_result,
+        event_log=event_log,
     )
+
+
+def secret_leaks(result: IntegrationRunResult, secrets: Iterable[str], *texts: str) -> list[str]:
+    """Where any of ``secrets`` shows up: the run's Dagster event log, its task outcomes, ``texts``.
+
+    Pass what else the test captured (``capfd.readouterr()``, ``caplog.text``) as ``texts``.
+    The answer names the place and the secret's position in ``secrets``, never the secret::
+
+        assert not secret_leaks(result, [TOKEN], caplog.text, *capfd.readouterr())
+    """
+    secrets = [s for s in secrets if s]
+    places: list[tuple[str, str]] = [
+        (f"event log entry {i} ({entry.dagster_event_type or 'log message'})", dg.serialize_value(entry))
+        for i, entry in enumerate(result.event_log)
+    ]
+    places += [(f"outcome of task '{t}'", repr(o)) for t, o in result.tasks.items()]
+    places += [("run errors", repr(result.errors))]
+    places += [(f"captured text {i}", text) for i, text in enumerate(texts)]
+    return [f"secret #{n} in {where}" for where, text in places for n, s in enumerate(secrets) if s in text]
 
 
 def _execute(
