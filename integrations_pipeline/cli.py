@@ -276,9 +276,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     result = run_integration(args.name, config, tasks=tasks, project=args.project, instance=_instance())
     print(f"\n{args.name}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
+    width = max((len(task) for task in result.tasks), default=0)
     for outcome in result.tasks.values():
         mark = "VIOLATION" if outcome.violation else outcome.status
-        print(f"  {outcome.type:<9} {outcome.task:<28} {mark:<10} {outcome.message or outcome.error or ''}")
+        print(
+            f"  {outcome.type:<9} {outcome.task:<{width}} {mark:<10} {outcome.message or outcome.error or ''}"
+        )
         for error in outcome.errors:
             print(f"      error: {error}")
     for error in result.errors:

@@ -147,7 +147,6 @@ def secret_leaks(result: IntegrationRunResult, secrets: Iterable[str], *texts: s
 
         assert not secret_leaks(result, [TOKEN], caplog.text, *capfd.readouterr())
     """
-    secrets = [s for s in secrets if s]
     places: list[tuple[str, str]] = [
         (f"event log entry {i} ({entry.dagster_event_type or 'log message'})", dg.serialize_value(entry))
         for i, entry in enumerate(result.event_log)
@@ -155,7 +154,9 @@ def secret_leaks(result: IntegrationRunResult, secrets: Iterable[str], *texts: s
     places += [(f"outcome of task '{t}'", repr(o)) for t, o in result.tasks.items()]
     places += [("run errors", repr(result.errors))]
     places += [(f"captured text {i}", text) for i, text in enumerate(texts)]
-    return [f"secret #{n} in {where}" for where, text in places for n, s in enumerate(secrets) if s in text]
+    values = list(secrets)
+    found = [(where, n) for where, text in places for n, s in enumerate(values) if s and s in text]
+    return [f"secret #{n} in {where}" for where, n in found]
 
 
 def _execute(
