@@ -26,7 +26,7 @@ from integrations_pipeline.errors import (
     TaskFailedError,
     TaskTimeoutError,
 )
-from integrations_pipeline.redaction import register_secrets
+from integrations_pipeline.redaction import active_secrets, register_secrets
 from integrations_pipeline.results import CollectorResult, InsightResult, validate_result
 from integrations_pipeline.runner import BaseRunner, TaskContext
 from integrations_pipeline.tasks import TaskDef
@@ -51,11 +51,16 @@ class Session:
     def selected(self, task: str) -> bool:
         return not self.config.tasks or task in self.config.tasks
 
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The config's secrets and those the integration registered at run time."""
+        return self.config.secrets | active_secrets()
+
     def redact(self, text: str) -> str:
-        return redact(text, self.config.secrets)
+        return redact(text, self.secrets)
 
     def redact_value(self, value: Any) -> Any:
-        return redact_value(value, self.config.secrets)
+        return redact_value(value, self.secrets)
 
 
 def resolve_integration_config(
@@ -117,7 +122,7 @@ def open_session(
         raise
     except Exception as error:
         raise StageOneError(
-            f"StageOne failed: {redact(_describe(error), resolved.secrets)}",
+            f"StageOne failed: {redact(_describe(error), resolved.secrets | active_secrets())}",
             integration=integration.name,
         ) from None
     if base is None:
@@ -220,7 +225,7 @@ def run_task(
         known_tasks={name: t.spec.type for name, t in session.integration.all_tasks.items()},
         log=lambda message: lines.put(("log", message)),
         error=lambda message: lines.put(("error", message)),
-        secrets=session.config.secrets,
+        secrets=session.secrets,
     )
     box: dict[str, Any] = {}
 
@@ -282,7 +287,7 @@ def run_task(
         result = validate_result(task_def, box.get("value"))
     except IntegrationError as error:
         raise _with_errors(error, errors) from None
-    if session.config.secrets:
+    if session.secrets:
         # Redacted before it reaches the IO manager, metadata, outcomes or the database.
         update: dict[str, Any] = {
             "data": session.redact_value(result.data),

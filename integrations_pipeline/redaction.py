@@ -13,15 +13,20 @@ import threading
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from integrations_pipeline.config import redact
+from integrations_pipeline.config import MIN_SECRET_LENGTH, redact
 
 _SECRETS: set[str] = set()
 _LOCK = threading.Lock()
 
 
 def register_secrets(secrets: Iterable[str]) -> None:
-    """Redact ``secrets`` from stdout, stderr and root log handlers from now on."""
-    secrets = [s for s in secrets if s]
+    """Redact ``secrets`` from now on: from task results, logs, errors, stdout and stderr.
+
+    For values an integration obtains while it runs (a temporary token, an assumed role's
+    keys); config fields marked secret are registered already. Values shorter than
+    ``MIN_SECRET_LENGTH`` are ignored: they would mangle ordinary text.
+    """
+    secrets = [s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH]
     if not secrets:
         return
     with _LOCK:

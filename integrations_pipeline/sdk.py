@@ -13,6 +13,7 @@ from integrations_pipeline.http_client import (
     PageNumberPaginator,
     RetryPolicy,
 )
+from integrations_pipeline.redaction import register_secrets
 from integrations_pipeline.runner import BaseRunner, TaskContext, register_tasks
 from integrations_pipeline.tasks import task
 
@@ -30,6 +31,7 @@ __all__ = [
     "PageNumberPaginator",
     "RetryPolicy",
     "TaskContext",
+    "register_secrets",
     "register_tasks",
     "task",
 ]

@@ -9,7 +9,7 @@ import pytest
 from integrations_pipeline.errors import IntegrationConfigError, TaskNotRunError
 from integrations_pipeline.runner import TaskContext
 from integrations_pipeline.store import get_store
-from integrations_pipeline.testing import run_integration
+from integrations_pipeline.testing import run_integration, secret_leaks
 from integrations_tests.conftest import case
 
 GUIDE = case("guide")
@@ -253,3 +253,36 @@ def test_unknown_integration_is_named():
     with pytest.raises(Exception, match="integration 'nope'"):
         run_integration("nope", {}, project=GUIDE)
     assert IntegrationConfigError  # imported for readers: config errors are IntegrationErrors
+
+
+MINTED = """
+import logging
+
+from integrations_pipeline.sdk import TaskContext, register_secrets, task
+
+
+@task(name="use_token", type="collector", order=50)
+def use_token(self, ctx: TaskContext):
+    token = "minted-" + ctx.config["seed"] + "-token"  # as if obtained from an STS-like API
+    register_secrets([token])
+    print("printed", token)
+    logging.getLogger("vendor.sdk").warning("header x-token: %s", token)
+    ctx.add_log(f"logged {token}")
+    ctx.add_error(f"recorded {token}")
+    return {"data": {"token": token}, "message": f"got {token}"}
+
+
+@task(name="fail_with_token", type="collector")
+def fail_with_token(self, ctx: TaskContext):
+    raise RuntimeError("refused minted-" + ctx.config["seed"] + "-token")
+"""
+
+
+def test_secrets_registered_at_run_time_are_redacted_everywhere(make_project, capfd, caplog):
+    project = make_project({"minting": {"files": {"collectors/use_token.py": MINTED}}})
+    result = run_integration("minting", {"seed": "a1b2c3"}, project=project)
+    token = "minted-a1b2c3-token"
+    assert result["use_token"].data == {"token": "***"}
+    assert result["use_token"].message == "got ***"
+    assert result["fail_with_token"].status == "failed" and "refused ***" in result["fail_with_token"].error
+    assert not secret_leaks(result, [token], caplog.text, *capfd.readouterr())

@@ -12,7 +12,7 @@ def test_sdk_exports_are_sorted_and_complete():
     public = {name for name in vars(sdk) if not name.startswith("_")}
     assert sdk.__all__ == sorted(sdk.__all__)
     assert set(sdk.__all__) == public
-    assert {"BaseRunner", "TaskContext", "register_tasks", "task", "HttpClient", "AsyncHttpClient"} <= set(
+    assert {"BaseRunner", "TaskContext", "register_tasks", "register_secrets", "task", "HttpClient"} <= set(
         sdk.__all__
     )
 
