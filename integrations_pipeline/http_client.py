@@ -14,11 +14,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
+import json as jsonlib
 import logging
+import os
 import random
+import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -31,14 +35,61 @@ from integrations_pipeline.redaction import register_secrets
 logger = logging.getLogger("integrations_pipeline.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Connections per pool of an AsyncHttpClient with max_concurrency (see _ShardedTransport).
+POOL_SHARD_SIZE = 4
+
 
 
 class HttpError(Exception):
-    """A request failed for good; the message names the method, URL and status, secrets hidden."""
+    """A request failed for good; the message names the method, URL and status, secrets hidden.
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    Attributes:
+        status_code: The last response's status (None after a connection error).
+        body: The start of its body (``MAX_ERROR_BODY`` characters), secrets hidden.
+        headers: Its headers, secrets hidden.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.body = body
+        self.headers = dict(headers or {})
+
+    @property
+    def api_message(self) -> str | None:
+        """The ``message`` (or ``error``, ``detail``) a JSON error body gives, if any."""
+        return _api_message(self.body)
+
+
+MAX_ERROR_BODY = 4_000
+
+
+def _text(response: httpx.Response) -> str:
+    try:
+        return response.text
+    except (httpx.ResponseNotRead, UnicodeDecodeError, LookupError):
+        return ""
+
+
+def _api_message(body: str | None) -> str | None:
+    if not body or not body.lstrip().startswith("{"):
+        return None
+    try:
+        parsed = jsonlib.loads(body)
+    except ValueError:
+        return None
+    for key in ("message", "error", "detail", "error_description"):
+        value = parsed.get(key) if isinstance(parsed, dict) else None
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 # --- authentication -----------------------------------------------------------------------
@@ -110,8 +161,18 @@ class RetryPolicy:
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
+    """How long the server asks us to wait: ``Retry-After``, else an exhausted rate limit's reset.
+
+    The reset is ``X-RateLimit-Reset`` (epoch seconds) when ``X-RateLimit-Remaining`` is 0, as
+    GitHub and others send it, with a 403 or a 429.
+    """
     value = response.headers.get("Retry-After")
     if not value:
+        if response.headers.get("X-RateLimit-Remaining") == "0":
+            try:
+                return max(0.0, float(response.headers["X-RateLimit-Reset"]) - time.time())
+            except (KeyError, ValueError):
+                return None
         return None
     try:
         return max(0.0, float(value))
@@ -260,6 +321,81 @@ def _items(response: httpx.Response, items_path: str | None) -> Any:
     return value if value is not None else []
 
 
+# --- connections -----------------------------------------------------------------------------
+
+
+def ssl_context() -> ssl.SSLContext:
+    """httpx's default verifying context, made once: loading the CA bundle costs 50 ms a client."""
+    return _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # reads SSL_CERT_FILE / SSL_CERT_DIR, the cache key
+
+
+class _ReleasingStream(httpx.AsyncByteStream):
+    """A response body that gives its connection's slot back when closed."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
+        self._stream = stream
+        self._release = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            self._release()
+
+
+class _ShardedTransport(httpx.AsyncBaseTransport):
+    """``max_connections`` split over pools of ``POOL_SHARD_SIZE``; each request to the freest.
+
+    httpcore's pool does work quadratic in its connections on every request (50 connections:
+    several ms of CPU a request); small pools keep that constant. Together they hold at most
+    ``max_connections`` connections, all kept alive, and a request waits only when all are busy.
+    """
+
+    def __init__(self, max_connections: int) -> None:
+        shards = -(-max_connections // POOL_SHARD_SIZE)
+        sizes = [max_connections // shards + (i < max_connections % shards) for i in range(shards)]
+        self._pools = [
+            httpx.AsyncHTTPTransport(
+                verify=ssl_context(), limits=httpx.Limits(max_connections=n, max_keepalive_connections=n)
+            )
+            for n in sizes
+        ]
+        self._free = sizes
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        index = max(range(len(self._free)), key=self._free.__getitem__)
+        self._free[index] -= 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._free[index] += 1
+
+        try:
+            response = await self._pools[index].handle_async_request(request)
+        except BaseException:
+            release()
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _ReleasingStream(response.stream, release)
+        return response
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
 # --- the clients -----------------------------------------------------------------------------
 
 
@@ -304,11 +440,11 @@ class _Base:
 
     def _start(
         self, method: str, url: str, headers: Mapping[str, str] | None, params: Mapping[str, Any] | None
-    ) -> tuple[httpx.URL, dict[str, str], Any, httpx.Response | None]:
+    ) -> tuple[httpx.URL | str, dict[str, str], Any, httpx.Response | None]:
         """(target URL, headers, cache key, cached response) of a request about to be sent."""
         headers_, params_ = self._prepare(headers, params)
         # Merged into the URL: httpx would replace a query the URL already has (a next link's).
-        target = httpx.URL(url).copy_merge_params(params_) if params_ else httpx.URL(url)
+        target = httpx.URL(url).copy_merge_params(params_) if params_ else url
         cache_key = (
             self.cache.key(str(self._base.join(url)), params_) if self.cache and method == "GET" else None
         )
@@ -330,24 +466,41 @@ class _Base:
                 self.cache.put(cache_key, response)
             return None
         if response is None:
-            what, status, retry_after = type(error).__name__, None, None
+            what, retry_after = type(error).__name__, None
             detail = f"{what}: {error}"
         else:
             what = detail = f"HTTP {response.status_code}"
-            status, retry_after = response.status_code, retry_after_seconds(response)
-        if not self._should_retry(attempt, response):
-            raise self._give_up(method, url, detail, status)
+            retry_after = retry_after_seconds(response)
+            if retry_after is not None and retry_after > self.retry.max_backoff:
+                detail += f" (asked to wait {retry_after:.0f} s, more than max_backoff)"
+                raise self._give_up(method, url, detail, response)
+        if not self._should_retry(attempt, response, retry_after):
+            raise self._give_up(method, url, detail, response)
         delay = self.retry.delay(attempt, retry_after)
         self._log_retry(method, url, what, delay, attempt)
         return delay
 
-    def _give_up(self, method: str, url: str, error: str, status: int | None) -> HttpError:
-        return HttpError(self.redact(f"{method} {url} failed: {error}"), status_code=status)
+    def _give_up(self, method: str, url: str, error: str, response: httpx.Response | None) -> HttpError:
+        if response is None:
+            return HttpError(self.redact(f"{method} {url} failed: {error}"))
+        body = self.redact(_text(response)[:MAX_ERROR_BODY])
+        said = _api_message(body)
+        if said:
+            error += f" ({said[:200]})"
+        return HttpError(
+            self.redact(f"{method} {url} failed: {error}"),
+            status_code=response.status_code,
+            body=body,
+            headers={key: self.redact(value) for key, value in response.headers.items()},
+        )
 
-    def _should_retry(self, attempt: int, response: httpx.Response | None) -> bool:
+    def _should_retry(self, attempt: int, response: httpx.Response | None, retry_after: float | None) -> bool:
         if attempt + 1 >= self.retry.attempts:
             return False
-        return response is None or response.status_code in RETRY_STATUSES
+        if response is None or response.status_code in RETRY_STATUSES:
+            return True
+        # A 403 that says when to come back is a rate limit (GitHub's primary and secondary).
+        return response.status_code == 403 and retry_after is not None
 
     def _log_retry(self, method: str, url: str, what: str, delay: float, attempt: int) -> None:
         logger.warning(self.redact(f"{method} {url}: {what}; retry {attempt + 1} in {delay:.2f} s"))
@@ -358,7 +511,7 @@ class HttpClient(_Base):
 
     def __init__(self, base_url: str = "", **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
-        self._client = httpx.Client(base_url=base_url, timeout=self.timeout)
+        self._client = httpx.Client(base_url=base_url, timeout=self.timeout, verify=ssl_context())
         self._semaphore = threading.BoundedSemaphore(self.max_concurrency) if self.max_concurrency else None
 
     def __enter__(self) -> HttpClient:
@@ -433,10 +586,12 @@ class AsyncHttpClient(_Base):
 
     def __init__(self, base_url: str = "", **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
-        limits = (
-            httpx.Limits(max_connections=self.max_concurrency) if self.max_concurrency else httpx.Limits()
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=self.timeout,
+            verify=ssl_context(),
+            transport=_ShardedTransport(self.max_concurrency) if self.max_concurrency else None,
         )
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=self.timeout, limits=limits)
         self._semaphore = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
 
     async def __aenter__(self) -> AsyncHttpClient:

@@ -64,6 +64,18 @@ class Server:
                     return self.reply(502, {"error": "bad gateway"})
                 if path == "/limited" and hits == 1:
                     return self.reply(429, {"error": "slow down"}, {"Retry-After": "1"})
+                if path == "/ratelimited" and hits == 1:
+                    reset = str(int(time.time()) + 2)
+                    headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+                    return self.reply(403, {"message": "API rate limit exceeded"}, headers)
+                if path == "/secondary" and hits == 1:
+                    body = {"message": "You have exceeded a secondary rate limit"}
+                    return self.reply(403, body, {"Retry-After": "1"})
+                if path == "/forbidden":
+                    body = {"message": "Must have admin rights", "echo": self.headers.get("Authorization")}
+                    return self.reply(403, body, {"X-Echo": self.headers.get("Authorization", "")})
+                if path == "/far":
+                    return self.reply(429, {"message": "come back tomorrow"}, {"Retry-After": "86400"})
                 if path == "/broken":
                     return self.reply(500, {"error": "always"})
                 if path == "/missing":
@@ -214,3 +226,35 @@ def test_response_cache_with_ttl(server):
         time.sleep(0.6)
         client.get("/echo", params={"a": 1})
         assert server.hits["/echo"] == 3
+
+
+@pytest.mark.parametrize("path", ["/ratelimited", "/secondary"])
+def test_a_403_that_says_when_to_come_back_is_a_rate_limit_and_retried(server: Server, path: str):
+    with HttpClient(server.url, retry=RetryPolicy(attempts=3, backoff=0.01, jitter=False)) as api:
+        started = time.monotonic()
+        assert api.get(path).status_code == 200
+    assert server.hits[path] == 2
+    assert time.monotonic() - started >= 0.5  # it waited for the reset, not the 0.01 s backoff
+
+
+def test_a_plain_403_is_not_retried_and_the_error_carries_the_api_message_without_secrets(server: Server):
+    token = "tok-forbidden-secret-1234"
+    with (
+        HttpClient(server.url, auth=BearerAuth(token), retry=FAST) as api,
+        pytest.raises(HttpError) as raised,
+    ):
+        api.get("/forbidden")
+    error = raised.value
+    assert server.hits["/forbidden"] == 1
+    assert (error.status_code, error.api_message) == (403, "Must have admin rights")
+    assert str(error).endswith("failed: HTTP 403 (Must have admin rights)")
+    assert token not in error.body and token not in repr(error.headers)
+    assert error.headers["x-echo"] == "Bearer ***"
+
+
+def test_a_wait_longer_than_max_backoff_gives_up_at_once(server: Server):
+    with HttpClient(server.url, retry=RetryPolicy(attempts=5, max_backoff=60)) as api:
+        started = time.monotonic()
+        with pytest.raises(HttpError, match=r"HTTP 429 \(asked to wait 86400 s, more than max_backoff\)"):
+            api.get("/far")
+    assert server.hits["/far"] == 1 and time.monotonic() - started < 5
