@@ -22,7 +22,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -30,14 +30,12 @@ from typing import Any
 import httpx
 
 from integrations_pipeline.config import redact
+from integrations_pipeline.http_transport import AsyncHttp11Transport
 from integrations_pipeline.redaction import register_secrets
 
 logger = logging.getLogger("integrations_pipeline.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Connections per pool of an AsyncHttpClient with max_concurrency (see _ShardedTransport).
-POOL_SHARD_SIZE = 4
-
 
 
 class HttpError(Exception):
@@ -334,68 +332,6 @@ def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context()  # reads SSL_CERT_FILE / SSL_CERT_DIR, the cache key
 
 
-class _ReleasingStream(httpx.AsyncByteStream):
-    """A response body that gives its connection's slot back when closed."""
-
-    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
-        self._stream = stream
-        self._release = release
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            self._release()
-
-
-class _ShardedTransport(httpx.AsyncBaseTransport):
-    """``max_connections`` split over pools of ``POOL_SHARD_SIZE``; each request to the freest.
-
-    httpcore's pool does work quadratic in its connections on every request (50 connections:
-    several ms of CPU a request); small pools keep that constant. Together they hold at most
-    ``max_connections`` connections, all kept alive, and a request waits only when all are busy.
-    """
-
-    def __init__(self, max_connections: int) -> None:
-        shards = -(-max_connections // POOL_SHARD_SIZE)
-        sizes = [max_connections // shards + (i < max_connections % shards) for i in range(shards)]
-        self._pools = [
-            httpx.AsyncHTTPTransport(
-                verify=ssl_context(), limits=httpx.Limits(max_connections=n, max_keepalive_connections=n)
-            )
-            for n in sizes
-        ]
-        self._free = sizes
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        index = max(range(len(self._free)), key=self._free.__getitem__)
-        self._free[index] -= 1
-        released = False
-
-        def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                self._free[index] += 1
-
-        try:
-            response = await self._pools[index].handle_async_request(request)
-        except BaseException:
-            release()
-            raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _ReleasingStream(response.stream, release)
-        return response
-
-    async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
-
-
 # --- the clients -----------------------------------------------------------------------------
 
 
@@ -590,7 +526,7 @@ class AsyncHttpClient(_Base):
             base_url=base_url,
             timeout=self.timeout,
             verify=ssl_context(),
-            transport=_ShardedTransport(self.max_concurrency) if self.max_concurrency else None,
+            transport=AsyncHttp11Transport(ssl_context=ssl_context(), max_connections=self.max_concurrency),
         )
         self._semaphore = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
 
