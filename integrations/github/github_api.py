@@ -55,10 +55,16 @@ def get_all(api: HttpClient, path: str, params: Mapping[str, Any] | None = None)
     return [item for page in pages for item in page]
 
 
+def rate_limited(error: HttpError) -> bool:
+    """Whether GitHub refused ``error``'s request for its rate limit, not for a permission."""
+    return "retry-after" in error.headers or error.headers.get("x-ratelimit-remaining") == "0"
+
+
 def explain(error: HttpError, what: str, needs: str | None = None) -> GitHubError:
     """``error`` in GitHub's terms: a bad token, a missing permission (``needs``), or as it is."""
     if error.status_code == 401:
         return GitHubError(f"{what}: GitHub rejected the token (401 Bad credentials)")
-    if needs and error.status_code in (403, 404):
-        return GitHubError(f"{what}: HTTP {error.status_code}; {needs}")
+    if needs and error.status_code in (403, 404) and not rate_limited(error):
+        said = f" ({error.api_message})" if error.api_message else ""
+        return GitHubError(f"{what}: HTTP {error.status_code}{said}; {needs}")
     return GitHubError(f"{what}: {error}")

@@ -12,7 +12,8 @@ from integrations_tests.github.fake_github import GitHub, serve
 def github() -> Iterator[GitHub]:
     """A fresh organization on a GitHub API served from a free loopback port."""
     state, httpd = serve()
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for it, after every test.
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield state
     httpd.shutdown()

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,6 +18,11 @@ TOKEN = "ghp_Test0123456789abcdefGHIJKLMNOPqrstuv"
 ORG = "acme"
 ORG_ID = 4242
 DOCS = "https://docs.github.com/rest"
+PROTECTION_DOCS = "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"
+# GitHub's answer about a private repository of an organization on the Free plan.
+UPGRADE = "Upgrade to GitHub Pro or make this repository public to enable this feature."
+
+Headers = dict[str, str | Callable[[], str]]
 
 
 @dataclass
@@ -25,6 +31,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     status: int
+    at: float  # time.monotonic() when answered
 
 
 @dataclass
@@ -40,18 +47,29 @@ class GitHub:
     outside_collaborators: list[str] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     alerts_status: int = 200
+    # True: the alerts endpoint ignores its state and severity filters.
+    alerts_ignore_filter: bool = False
     # Seconds each branch-protection request takes, so that concurrency can be observed.
     protection_delay: float = 0.0
     requests: list[Request] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
-    faults: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    faults: dict[str, list[tuple[int, Headers, str]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_repo(
         self, name: str, *, protection: str = "protected", archived: bool = False, branch: str = "main"
     ) -> None:
-        """``protection``: "protected", "none" (404), "ruleset" (404, then rules), "forbidden" (403)."""
+        """``protection``: how GitHub answers for the default branch's protection, as it does for
+
+        - "protected": 200, a branch protection;
+        - "none": 404 "Branch not protected" (then no ruleset); "ruleset": the same, then rulesets;
+        - "forbidden": 403, a GitHub App without the Administration permission;
+        - "no_admin": 404 "Not Found", a token whose user is not an admin of the repository;
+        - "empty": 404 "Branch not found", an empty repository (no commit, so no branch);
+        - "free_private": 403 UPGRADE, to both the protection and the rules;
+        - "blocked": 451 "Repository access blocked"; "broken": 503 (with Retry-After: 0), every time.
+        """
         self.repos.append(
             {
                 "id": 1000 + len(self.repos),
@@ -101,9 +119,14 @@ class GitHub:
         self.alerts.append(alert)
         return alert
 
-    def fail_once(self, path: str, status: int, headers: dict[str, str] | None = None) -> None:
-        """The next request to ``path`` (any query) gets ``status`` instead of its answer."""
-        self.faults.setdefault(path, []).append((status, headers or {}))
+    def fail_once(
+        self, path: str, status: int, headers: Headers | None = None, message: str = "injected fault"
+    ) -> None:
+        """The next request to ``path`` (any query) gets ``status`` and ``message`` instead of its answer.
+
+        A header's value may be a function, called when the fault is served (a rate limit's reset).
+        """
+        self.faults.setdefault(path, []).append((status, headers or {}, message))
 
     def served(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.path == path]
@@ -126,7 +149,8 @@ class Handler(BaseHTTPRequestHandler):
             fault = github.faults[path].pop(0) if github.faults.get(path) else None
         try:
             if fault:
-                status, body, headers = fault[0], {"message": "injected fault"}, fault[1]
+                status, body = fault[0], {"message": fault[2], "documentation_url": DOCS}
+                headers = {key: value() if callable(value) else value for key, value in fault[1].items()}
             elif self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 status, body, headers = 401, {"message": "Bad credentials", "documentation_url": DOCS}, {}
             else:
@@ -134,7 +158,7 @@ class Handler(BaseHTTPRequestHandler):
                     path.replace(f"/organizations/{ORG_ID}", f"/orgs/{ORG}"), query
                 )
             with github.lock:
-                github.requests.append(Request(path, query, dict(self.headers), status))
+                github.requests.append(Request(path, query, dict(self.headers), status, time.monotonic()))
             self.reply(status, body, headers)
         finally:
             with github.lock:
@@ -180,6 +204,8 @@ class Handler(BaseHTTPRequestHandler):
             repo = self.repo(*rules.groups())
             if repo is None:
                 return 404, {"message": "Not Found"}, {}
+            if repo["protection"] == "free_private":
+                return 403, {"message": UPGRADE, "documentation_url": DOCS}, {}
             if repo["protection"] != "ruleset":
                 return 200, [], {}
             source = {"ruleset_source_type": "Organization", "ruleset_source": ORG, "ruleset_id": 7}
@@ -193,12 +219,21 @@ class Handler(BaseHTTPRequestHandler):
 
     def protection(self, name: str, branch: str) -> tuple[int, Any, dict[str, str]]:
         repo = self.repo(name, branch)
-        if repo is None:
-            return 404, {"message": "Branch not found", "documentation_url": DOCS}, {}
-        if repo["protection"] == "forbidden":
-            return 403, {"message": "Resource not accessible by integration", "documentation_url": DOCS}, {}
-        if repo["protection"] in ("none", "ruleset"):
-            return 404, {"message": "Branch not protected", "documentation_url": DOCS}, {}
+        kind = repo["protection"] if repo else "empty"
+        refusals: dict[str, tuple[int, str]] = {
+            "none": (404, "Branch not protected"),
+            "ruleset": (404, "Branch not protected"),
+            "forbidden": (403, "Resource not accessible by integration"),
+            "no_admin": (404, "Not Found"),
+            "empty": (404, "Branch not found"),
+            "free_private": (403, UPGRADE),
+            "blocked": (451, "Repository access blocked"),
+            "broken": (503, "Service Unavailable"),
+        }
+        if kind in refusals:
+            status, message = refusals[kind]
+            headers = {"Retry-After": "0"} if status == 503 else {}  # retried at once: a quick test
+            return status, {"message": message, "documentation_url": PROTECTION_DOCS}, headers
         url = f"{self.github.url}/repos/{ORG}/{name}/branches/{branch}/protection"
         return (
             200,
@@ -241,9 +276,12 @@ class Handler(BaseHTTPRequestHandler):
         matching = [
             alert
             for alert in self.github.alerts
-            if alert["state"] in query.get("state", alert["state"]).split(",")
-            and alert["security_advisory"]["severity"]
-            in query.get("severity", "critical,high,medium,low").split(",")
+            if self.github.alerts_ignore_filter
+            or (
+                alert["state"] in query.get("state", alert["state"]).split(",")
+                and alert["security_advisory"]["severity"]
+                in query.get("severity", "critical,high,medium,low").split(",")
+            )
         ]
         headers = {}
         if start + per_page < len(matching):

@@ -1,7 +1,9 @@
 """github's collectors against a local GitHub API: pagination, retries, concurrency and errors."""
 
+import time
+
 from integrations_pipeline.testing import run_integration
-from integrations_tests.github.fake_github import ORG, ORG_ID, TOKEN, GitHub, config
+from integrations_tests.github.fake_github import ORG, ORG_ID, TOKEN, UPGRADE, GitHub, config
 
 COLLECTORS = [
     "list_repositories",
@@ -10,6 +12,7 @@ COLLECTORS = [
     "list_outside_collaborators",
     "list_dependabot_alerts",
 ]
+BRANCHES = ["list_repositories", "list_branch_protections", "unprotected_default_branch"]
 
 
 def test_collects_every_page_through_a_429_and_a_502(github: GitHub):
@@ -128,21 +131,138 @@ def test_archived_repositories_are_inspected_with_include_archived(github: GitHu
     ]
 
 
-def test_a_repository_without_permission_is_an_error_not_a_finding(github: GitHub):
+def test_a_protection_github_does_not_disclose_is_an_error_on_its_repository_not_a_finding(github: GitHub):
     github.add_repo("open")
-    github.add_repo("locked", protection="forbidden")
+    github.add_repo("bare", protection="none")
+    github.add_repo("app-denied", protection="forbidden")
+    github.add_repo("not-admin", protection="no_admin")
+    github.add_repo("empty", protection="empty")
+    github.add_repo("blocked", protection="blocked")
+    github.add_repo("broken", protection="broken")
 
-    result = run_integration("github", config(github))
+    result = run_integration("github", config(github), tasks=BRANCHES)
 
     protections = result["list_branch_protections"]
     assert protections.status == "succeeded"
-    assert protections.data["unreadable"] == ["acme/locked"]
-    assert [b["repository"] for b in protections.data["branches"]] == ["acme/open"]
-    assert protections.errors == [
-        "acme/locked: cannot read the protection of branch 'main' (403); "
-        "the token needs the repository Administration read permission"
+    assert [(b["repository"], b["protected"]) for b in protections.data["branches"]] == [
+        ("acme/open", True),
+        ("acme/bare", False),
     ]
-    assert result["unprotected_default_branch"].violations == []
+    assert protections.data["unreadable"] == [
+        "acme/app-denied",
+        "acme/blocked",
+        "acme/broken",
+        "acme/empty",
+        "acme/not-admin",
+    ]
+    admin = "the token's user needs admin rights on the repository (fine-grained token: Administration read)"
+    url = "GET /repos/acme/{}/branches/main/protection failed"
+    assert sorted(protections.errors) == [
+        f"acme/app-denied: cannot read the protection of branch 'main': "
+        f"HTTP 403 (Resource not accessible by integration); {admin}",
+        f"acme/blocked: cannot read the protection of branch 'main': "
+        f"{url.format('blocked')}: HTTP 451 (Repository access blocked)",
+        f"acme/broken: cannot read the protection of branch 'main': "
+        f"{url.format('broken')}: HTTP 503 (Service Unavailable)",
+        "acme/empty: cannot read the protection of branch 'main': "
+        "HTTP 404 (Branch not found); the branch does not exist (an empty repository has none)",
+        f"acme/not-admin: cannot read the protection of branch 'main': HTTP 404 (Not Found); {admin}",
+    ]
+    assert len(github.served(f"/repos/{ORG}/broken/branches/main/protection")) == 5  # retried, then given up
+    # Only "Branch not protected" leads on to the rulesets.
+    assert {r.path for r in github.requests if "/rules/" in r.path} == {
+        f"/repos/{ORG}/bare/rules/branches/main"
+    }
+    insight = result["unprotected_default_branch"]
+    assert insight.status == "succeeded"
+    assert insight.message == "1 of 7 default branches are not protected, 5 unknown"
+    assert insight.data["unknown"] == protections.data["unreadable"]
+    assert [v["resource"] for v in insight.violations] == ["github:repo:acme/bare:main"]
+
+
+def test_a_private_repository_on_the_free_plan_is_unprotected_with_a_note(github: GitHub):
+    github.add_repo("private-app", protection="free_private")
+
+    result = run_integration("github", config(github), tasks=BRANCHES)
+
+    protections = result["list_branch_protections"]
+    assert protections.errors == [] and protections.data["unreadable"] == []
+    note = f"branch protection is not available for this repository on the plan: {UPGRADE}"
+    assert protections.data["branches"] == [
+        {
+            "repository": "acme/private-app",
+            "html_url": "https://github.com/acme/private-app",
+            "branch": "main",
+            "protected": False,
+            "source": None,
+            "rules": [],
+            "note": note,
+        }
+    ]
+    assert [r.status for r in github.served(f"/repos/{ORG}/private-app/rules/branches/main")] == [403]
+    [violation] = result["unprotected_default_branch"].violations
+    assert violation["message"] == (
+        f"acme/private-app: default branch 'main' has no branch protection and no ruleset ({note})"
+    )
+
+
+def test_a_token_revoked_during_the_protection_reads_fails_the_collector(github: GitHub):
+    github.add_repo("api")
+    github.add_repo("web")
+    github.fail_once(f"/repos/{ORG}/web/branches/main/protection", 401, message="Bad credentials")
+
+    result = run_integration("github", config(github), tasks=BRANCHES)
+
+    protections = result["list_branch_protections"]
+    assert protections.status == "failed"
+    assert (
+        "acme/web: reading the protection of branch 'main': GitHub rejected the token (401 Bad credentials)"
+        in protections.error
+    )
+    assert result["unprotected_default_branch"].status == "skipped"
+
+
+def test_rate_limited_requests_wait_and_complete(github: GitHub):
+    github.add_repo("api")
+    github.add_repo("web", protection="none")
+    github.members = ["alice"]
+    # GitHub's primary rate limit (wait until the reset, epoch seconds) and a secondary one.
+    github.fail_once(
+        f"/repos/{ORG}/api/branches/main/protection",
+        403,
+        {
+            "X-RateLimit-Limit": "5000",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": lambda: str(int(time.time()) + 2),
+        },
+        "API rate limit exceeded for user ID 1.",
+    )
+    github.fail_once(
+        f"/orgs/{ORG}/members",
+        403,
+        {"Retry-After": "1"},
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+    )
+
+    result = run_integration("github", config(github), tasks=[*BRANCHES, "list_members"])
+
+    assert result.success, result.errors
+    assert result["list_branch_protections"].errors == [] and result["list_members"].errors == []
+    assert [b["repository"] for b in result["list_branch_protections"].data["branches"]] == [
+        "acme/api",
+        "acme/web",
+    ]
+    limited, retried = github.served(f"/repos/{ORG}/api/branches/main/protection")
+    assert (limited.status, retried.status) == (403, 200)
+    assert retried.at - limited.at >= 0.9  # waited for the reset
+    limited, retried, filtered = github.served(f"/orgs/{ORG}/members")
+    assert (limited.status, retried.status, filtered.query) == (
+        403,
+        200,
+        {"filter": "2fa_disabled", "per_page": "100"},
+    )
+    assert retried.at - limited.at >= 0.9  # waited Retry-After
+    assert result["list_members"].data["without_2fa"] == []
 
 
 def test_members_without_2fa_need_an_owner_token(github: GitHub):
@@ -156,7 +276,10 @@ def test_members_without_2fa_need_an_owner_token(github: GitHub):
     assert members.data["without_2fa"] is None
     assert [m["login"] for m in members.data["members"]] == ["alice", "bob"]
     [error] = members.errors
-    assert error.startswith("acme: cannot list members without two-factor authentication (HTTP 422)")
+    assert error.startswith(
+        "acme: cannot list members without two-factor authentication "
+        "(HTTP 422: Only owners can use this filter.)"
+    )
     assert "owner" in error
     # Unknown is not a pass.
     insight = result["member_without_2fa"]

@@ -75,7 +75,33 @@ def test_unprotected_default_branch_passes_on_an_organization_without_repositori
     assert result["list_repositories"].data["repositories"] == []
     insight = result["unprotected_default_branch"]
     assert insight.status == "succeeded" and insight.violations == []
-    assert insight.data == {"checked": 0, "unprotected": []}
+    assert insight.data == {"inspected": 0, "unprotected": [], "unknown": []}
+
+
+def test_unprotected_default_branch_counts_unknown_branches(github: GitHub):
+    github.add_repo("api")
+    github.add_repo("web", protection="none")
+    github.add_repo("locked", protection="no_admin")
+
+    result = run_integration("github", config(github), tasks=BRANCHES)
+
+    insight = result["unprotected_default_branch"]
+    assert insight.status == "succeeded"
+    assert insight.message == "1 of 3 default branches are not protected, 1 unknown"
+    assert insight.data == {"inspected": 3, "unprotected": ["acme/web:main"], "unknown": ["acme/locked"]}
+    assert open_findings("unprotected_default_branch") == [("github:repo:acme/web:main", "high")]
+
+
+def test_unprotected_default_branch_fails_when_no_branch_could_be_read(github: GitHub):
+    github.add_repo("api", protection="no_admin")
+    github.add_repo("web", protection="forbidden")
+
+    result = run_integration("github", config(github), tasks=BRANCHES)
+
+    assert result["list_branch_protections"].status == "succeeded"
+    insight = result["unprotected_default_branch"]
+    assert insight.status == "failed" and not insight.violations  # unknown is not a pass
+    assert "acme: the protection of all 2 inspected default branches is unknown" in insight.error
 
 
 # --- member_without_2fa ----------------------------------------------------------------------
@@ -149,6 +175,22 @@ def test_critical_dependabot_alert_passes_without_open_critical_alerts(github: G
     insight = result["critical_dependabot_alert"]
     assert insight.status == "succeeded" and insight.violations == []
     assert insight.message == "0 open critical Dependabot alerts in 0 repositories"
+
+
+def test_critical_dependabot_alert_judges_alerts_an_unfiltered_answer_brings(github: GitHub):
+    github.alerts_ignore_filter = True
+    github.add_alert("api", state="fixed")
+    github.add_alert("api", state="dismissed")
+    github.add_alert("web", severity="high")
+    critical = github.add_alert("web")
+
+    result = run_integration("github", config(github), tasks=ALERTS)
+
+    assert len(result["list_dependabot_alerts"].data["alerts"]) == 4  # all of them came back
+    insight = result["critical_dependabot_alert"]
+    assert insight.message == "1 open critical Dependabot alerts in 1 repositories"
+    assert [v["resource"] for v in insight.violations] == [critical["html_url"]]
+    assert open_findings("critical_dependabot_alert") == [(critical["html_url"], "high")]
 
 
 def test_critical_dependabot_alert_passes_on_an_organization_without_alerts(github: GitHub):

@@ -28,7 +28,7 @@ def list_dependabot_alerts(self, ctx: TaskContext):
     found = [alert_summary(alert) for alert in alerts]
     return {
         "data": {"organization": organization, "alerts": found},
-        "message": f"{len(found)} open critical Dependabot alerts in {organization}",
+        "message": f"{len(found)} Dependabot alerts in {organization} (asked for open, critical)",
     }
 
 

@@ -1,6 +1,6 @@
 from integrations_pipeline.sdk import HttpError, TaskContext, task
 
-from ..github_api import explain, get_all, task_client
+from ..github_api import explain, get_all, rate_limited, task_client
 
 OWNER_NEEDED = (
     "only organization owners may list members without two-factor authentication; "
@@ -27,11 +27,12 @@ def list_members(self, ctx: TaskContext):
         try:
             without_2fa = sorted(member["login"] for member in get_all(api, path, {"filter": "2fa_disabled"}))
         except HttpError as error:
-            if error.status_code not in (403, 422):
+            if error.status_code not in (403, 422) or rate_limited(error):
                 raise explain(error, f"listing the members of '{organization}' without 2FA") from error
+            said = f": {error.api_message}" if error.api_message else ""
             ctx.add_error(
                 f"{organization}: cannot list members without two-factor authentication "
-                f"(HTTP {error.status_code}); {OWNER_NEEDED}"
+                f"(HTTP {error.status_code}{said}); {OWNER_NEEDED}"
             )
             without_2fa = None
     known = f"{len(without_2fa)} without two-factor authentication" if without_2fa is not None else None

@@ -13,20 +13,32 @@ from integrations_pipeline.sdk import TaskContext, task
     severity="high",
 )
 def unprotected_default_branch(self, ctx: TaskContext):
-    branches = ctx.get_data("list_branch_protections")["branches"]
+    protections = ctx.get_data("list_branch_protections")
+    branches, unknown = protections["branches"], protections["unreadable"]
+    if unknown and not branches:
+        # Not a pass: nothing was judged (list_branch_protections recorded why for each repository).
+        raise RuntimeError(
+            f"{protections['organization']}: the protection of all {len(unknown)} inspected default "
+            "branches is unknown; see the errors of list_branch_protections"
+        )
     unprotected = [branch for branch in branches if not branch["protected"]]
+    inspected = len(branches) + len(unknown)
     return {
         "data": {
-            "checked": len(branches),
+            "inspected": inspected,
             "unprotected": [f"{branch['repository']}:{branch['branch']}" for branch in unprotected],
+            "unknown": unknown,
         },
-        "message": f"{len(unprotected)} of {len(branches)} default branches are not protected",
+        "message": (
+            f"{len(unprotected)} of {inspected} default branches are not protected"
+            + (f", {len(unknown)} unknown" if unknown else "")
+        ),
         "violations": [
             {
                 "resource": f"github:repo:{branch['repository']}:{branch['branch']}",
                 "message": (
                     f"{branch['repository']}: default branch '{branch['branch']}' has no branch "
-                    "protection and no ruleset"
+                    "protection and no ruleset" + (f" ({branch['note']})" if branch.get("note") else "")
                 ),
                 "data": branch,
             }
