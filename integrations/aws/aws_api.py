@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -9,11 +10,19 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
+import botocore.session
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
+from integrations_pipeline.sdk import register_secrets
+
 ROLE_SESSION_NAME = "integrations-aws"
+# AWS's default. botocore renews the role's credentials 15 minutes before they expire.
+ROLE_SESSION_SECONDS = 3600
+# The credentials in the raw XML body of an STS AssumeRole response.
+ROLE_CREDENTIAL_FIELDS = re.compile(rb"<(AccessKeyId|SecretAccessKey|SessionToken)>([^<]+)</\1>")
 CLIENT_CONFIG = Config(
     connect_timeout=10,
     read_timeout=30,
@@ -108,7 +117,7 @@ class Aws:
     def _make_client(self, service: str, region: str) -> BaseClient:
         config = CLIENT_CONFIG
         if self.endpoint_url and service == "s3":
-            # S3-compatible stores and emulators have no per-bucket host names.
+            # Emulators (moto, LocalStack) on one host have no per-bucket host names.
             config = config.merge(Config(s3={"addressing_style": "path"}))
         client = self.session.client(
             service, region_name=region, endpoint_url=self.endpoint_url, config=config
@@ -150,30 +159,73 @@ def connect(config: Mapping[str, Any]) -> Aws:
         aws_session_token=config.get("session_token") or None,
         region_name=region,
     )
+    aws = Aws(session, region=region, endpoint_url=endpoint_url)
     role_arn = config.get("role_arn")
     if role_arn:
-        session = _assume_role(
-            Aws(session, region=region, endpoint_url=endpoint_url), role_arn, config.get("external_id")
-        )
-    aws = Aws(session, region=region, endpoint_url=endpoint_url)
+        role_session = _role_session(aws, role_arn, config.get("external_id"))
+        aws = Aws(role_session, region=region, endpoint_url=endpoint_url)
     aws.identify()
     return aws
 
 
-def _assume_role(aws: Aws, role_arn: str, external_id: str | None) -> boto3.Session:
-    """A session with the role's temporary credentials (one hour, AWS's default)."""
-    params = {"RoleArn": role_arn, "RoleSessionName": ROLE_SESSION_NAME}
+def _role_session(source: Aws, role_arn: str, external_id: str | None) -> boto3.Session:
+    """A session with the role's temporary credentials, which botocore renews before they expire."""
+    sts = source.client("sts")
+    # botocore's parser logs the response body at DEBUG before assume_role returns: register the
+    # credentials from the raw body first. The hook is on this client only and needs no lock of
+    # ours (register_secrets has one); changing logger levels instead would race other threads.
+    sts.meta.events.register("before-parse.sts.AssumeRole", _register_response_credentials)
+    params: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "RoleSessionName": ROLE_SESSION_NAME,
+        "DurationSeconds": ROLE_SESSION_SECONDS,
+    }
     if external_id:
         params["ExternalId"] = external_id
-    credentials = sts_call(
-        f"could not assume role {role_arn}", lambda: aws.client("sts").assume_role(**params)
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=aws.region,
+
+    def fetch() -> dict[str, str]:
+        """New credentials of the role: at the start, and on each renewal (on any task's thread)."""
+        credentials = sts_call(f"could not assume role {role_arn}", lambda: sts.assume_role(**params))[
+            "Credentials"
+        ]
+        # The values botocore signs with, should the body's format ever escape the hook's pattern.
+        register_secrets(
+            [credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]]
+        )
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }
+
+    credentials = RefreshableCredentials.create_from_metadata(
+        metadata=fetch(), refresh_using=fetch, method=_RoleCredentials.METHOD
     )
+    botocore_session = botocore.session.Session()
+    botocore_session.register_component(
+        "credential_provider", CredentialResolver([_RoleCredentials(credentials)])
+    )
+    return boto3.Session(botocore_session=botocore_session, region_name=source.region)
+
+
+def _register_response_credentials(response_dict: dict[str, Any], **_: Any) -> None:
+    """botocore's ``before-parse`` hook: register the credentials an AssumeRole response carries."""
+    body = response_dict.get("body") or b""
+    register_secrets([match.group(2).decode() for match in ROLE_CREDENTIAL_FIELDS.finditer(body)])
+
+
+class _RoleCredentials(CredentialProvider):
+    """The only credentials of a role's session: no keys of the environment or of ~/.aws."""
+
+    METHOD = "sts-assume-role"
+
+    def __init__(self, credentials: RefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
 
 
 def sts_call(failure: str, call: Callable[[], Any]) -> Any:

@@ -244,11 +244,19 @@ def test_a_denied_call_on_one_bucket_is_an_error_and_the_rest_is_collected(moto:
     make_bucket(moto, "open-bucket", encrypted=False)
     make_bucket(moto, "denied-bucket", encrypted=False)
     moto.client("s3").put_bucket_acl(Bucket="denied-bucket", ACL="public-read")
+    make_bucket(moto, "blocked-bucket")
+    moto.client("s3").put_public_access_block(
+        Bucket="blocked-bucket", PublicAccessBlockConfiguration={"IgnorePublicAcls": True}
+    )
     keys = moto.create_user(
         "auditor",
         [
             {"Effect": "Allow", "Action": ["s3:*", "sts:*"], "Resource": "*"},
-            {"Effect": "Deny", "Action": "s3:GetBucketAcl", "Resource": "arn:aws:s3:::denied-bucket"},
+            {
+                "Effect": "Deny",
+                "Action": "s3:GetBucketAcl",
+                "Resource": ["arn:aws:s3:::denied-bucket", "arn:aws:s3:::blocked-bucket"],
+            },
         ],
     )
     moto.enable_auth()
@@ -257,15 +265,64 @@ def test_a_denied_call_on_one_bucket_is_an_error_and_the_rest_is_collected(moto:
 
     assert result.success, result.errors
     collector = result["list_buckets_v2"]
-    [error] = collector.errors
-    assert error.startswith("bucket denied-bucket: s3 GetBucketAcl failed (AccessDenied)"), error
+    assert sorted(collector.errors) == [
+        "bucket blocked-bucket: s3 GetBucketAcl failed (AccessDenied): Access Denied",
+        "bucket denied-bucket: s3 GetBucketAcl failed (AccessDenied): Access Denied",
+    ]
     buckets = {b["name"]: b for b in collector.data["buckets"]}
     assert buckets["denied-bucket"]["public_acl_grants"] is None
     assert buckets["denied-bucket"]["encryption"] == []
     assert buckets["open-bucket"]["public_acl_grants"] == []
-    # The unreadable ACL is not judged; what could be read still is.
-    assert result["public_bucket"].violations == []
+    # The unreadable ACL is counted as unknown, not as a pass; an ignored ACL does not matter.
+    public = result["public_bucket"]
+    assert public.violations == []
+    assert public.message == "0 of 3 bucket(s) public, 1 unknown"
+    assert public.data["unknown"] == ["denied-bucket"]
+    # What could be read is still judged.
     assert len(result["bucket_without_encryption"].violations) == 2
+    assert result["bucket_without_encryption"].data["unknown"] == []
+
+
+def test_bucket_insights_fail_when_no_bucket_could_be_read(moto: Moto):
+    make_bucket(moto, "sealed-bucket")
+    keys = moto.create_user(
+        "auditor",
+        [
+            {"Effect": "Allow", "Action": ["s3:*", "sts:*"], "Resource": "*"},
+            {
+                "Effect": "Deny",
+                # AWS checks GetBucketEncryption as s3:GetEncryptionConfiguration, moto as s3:ListBucket.
+                "Action": [
+                    "s3:GetBucketAcl",
+                    "s3:GetBucketPolicyStatus",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:ListBucket",
+                    "s3:GetBucketVersioning",
+                ],
+                "Resource": "arn:aws:s3:::sealed-bucket",
+            },
+        ],
+    )
+    moto.enable_auth()
+
+    result = run_integration("aws", moto.config(**keys), tasks=V2 + BUCKET_INSIGHTS)
+
+    assert result["list_buckets_v2"].status == "succeeded"
+    errors = "\n".join(result["list_buckets_v2"].errors)
+    for call in ["GetBucketAcl", "GetBucketPolicyStatus", "GetBucketEncryption", "GetBucketVersioning"]:
+        assert f"bucket sealed-bucket: s3 {call} failed (AccessDenied)" in errors, errors
+    errors = {insight: result[insight].error for insight in BUCKET_INSIGHTS}
+    assert {insight: result[insight].status for insight in BUCKET_INSIGHTS} == dict.fromkeys(
+        BUCKET_INSIGHTS, "failed"
+    ), errors
+    assert (
+        "the policy status or ACL of every bucket could not be read (sealed-bucket)"
+        in errors["public_bucket"]
+    )
+    assert "the default encryption of every bucket could not be read" in errors["bucket_without_encryption"]
+    assert "the versioning status of every bucket could not be read" in errors["bucket_without_versioning"]
+    assert all("the errors of list_buckets_v2 say why" in e for e in errors.values()), errors
+    assert not any(result[insight].violations for insight in BUCKET_INSIGHTS)
 
 
 def test_a_denied_bucket_listing_fails_the_collector_with_aws_error_code(moto: Moto):

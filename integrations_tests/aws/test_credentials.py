@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from moto.sts.models import sts_backends
@@ -122,11 +124,6 @@ def test_no_secret_in_logs_errors_or_the_event_log(
     assert not secret_leaks(result, role_session_secrets())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the role's temporary credentials are not registered as secrets (no SDK call for it), so "
-    "botocore's DEBUG lines (AssumeRole response, x-amz-security-token header) show them",
-)
 def test_temporary_role_credentials_stay_out_of_debug_logs(moto: Moto, caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.DEBUG)
     keys = jump_user(moto)
@@ -135,13 +132,44 @@ def test_temporary_role_credentials_stay_out_of_debug_logs(moto: Moto, caplog: p
     result = run_integration("aws", moto.config(**keys, role_arn=ROLE_ARN, external_id=EXTERNAL_ID))
 
     assert result.success, result.errors
+    secrets = role_session_secrets()
+    assert len(secrets) == 3
+    # botocore did log the AssumeRole response and the signed requests: the check can fail.
+    assert "<AssumeRoleResponse" in caplog.text and "X-Amz-Security-Token" in caplog.text
+    assert not secret_leaks(result, secrets, caplog.text)
+
+
+def test_role_credentials_are_renewed_before_they_expire(
+    moto: Moto, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    # AWS's shortest session, 15 minutes, is inside botocore's advisory refresh window (15 minutes
+    # before expiry): every call renews the credentials.
+    monkeypatch.setattr(importlib.import_module("integrations.aws.aws_api"), "ROLE_SESSION_SECONDS", 900)
+    caplog.set_level(logging.DEBUG)
+    keys = jump_user(moto)
+    caplog.clear()
+
+    result = run_integration(
+        "aws",
+        moto.config(**keys, role_arn=ROLE_ARN, external_id=EXTERNAL_ID),
+        tasks=["get_account_summary", "list_buckets"],
+    )
+
+    assert result.success, result.errors
+    assert result["get_account_summary"].data["caller_arn"].endswith(":assumed-role/auditor/integrations-aws")
+    assert [b["name"] for b in result["list_buckets"].data["buckets"]] == ["role-bucket"]
+    sessions = sts_backends[ACCOUNT]["global"].assumed_roles
+    assert len({s.access_key_id for s in sessions}) >= 3, "StageOne's AssumeRole and renewals"
+    latest = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=900)  # moto's times are naive UTC
+    assert all(s.expiration <= latest for s in sessions)
+    # Every renewed set is a secret from the start.
     assert not secret_leaks(result, role_session_secrets(), caplog.text)
 
 
 def role_session_secrets() -> list[str]:
-    """The secret key and session token moto gave the assumed role."""
+    """The access key id, secret key and session token of each session moto gave the assumed role."""
     return [
         value
         for s in sts_backends[ACCOUNT]["global"].assumed_roles
-        for value in (s.secret_access_key, s.session_token)
+        for value in (s.access_key_id, s.secret_access_key, s.session_token)
     ]

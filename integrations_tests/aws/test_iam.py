@@ -151,8 +151,9 @@ def test_root_access_keys_flags_the_root_user(moto: Moto):
     assert [r["severity"] for r in findings("root_access_keys")] == ["critical"]
 
 
-def test_a_denied_call_on_a_user_is_an_error_and_the_user_is_not_judged(moto: Moto):
+def test_a_denied_call_on_a_user_is_an_error_and_the_user_is_counted_unknown(moto: Moto):
     make_user(moto, "alice", console=True)
+    make_user(moto, "bob")
     keys = moto.create_user(
         "auditor",
         [
@@ -169,4 +170,38 @@ def test_a_denied_call_on_a_user_is_an_error_and_the_user_is_not_judged(moto: Mo
     assert "IAM user alice: iam ListMFADevices failed (AccessDenied)" in "\n".join(errors), errors
     alice = next(u for u in result["list_iam_users"].data["users"] if u["name"] == "alice")
     assert alice["console_access"] is True and alice["mfa_devices"] is None
-    assert result["console_user_without_mfa"].violations == []
+    # Users without a console password (bob, auditor) are judged whatever their MFA devices; alice is not.
+    outcome = result["console_user_without_mfa"]
+    assert outcome.violations == []
+    assert outcome.message == "0 console user(s) without MFA, 1 user(s) unknown"
+    assert outcome.data["unknown"] == ["alice"]
+
+
+def test_iam_insights_fail_when_no_user_could_be_read(moto: Moto):
+    make_user(moto, "alice", console=True)
+    keys = moto.create_user(
+        "auditor",
+        [
+            {"Effect": "Allow", "Action": ["iam:*", "sts:*"], "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": ["iam:GetLoginProfile", "iam:ListMFADevices", "iam:ListAccessKeys"],
+                "Resource": "*",
+            },
+        ],
+    )
+    moto.enable_auth()
+
+    result = run_integration(
+        "aws", moto.config(**keys), tasks=[*USERS, "console_user_without_mfa", "old_access_key"]
+    )
+
+    assert result["list_iam_users"].status == "succeeded"
+    mfa, old = result["console_user_without_mfa"], result["old_access_key"]
+    assert (mfa.status, old.status) == ("failed", "failed"), (mfa.message, old.message)
+    assert (
+        "the console access or MFA devices of every IAM user could not be read (alice, auditor); "
+        "the errors of list_iam_users say why"
+    ) in mfa.error
+    assert "the access keys of every IAM user could not be read (alice, auditor)" in old.error
+    assert mfa.violations == [] and old.violations == []

@@ -1,5 +1,7 @@
 from integrations_pipeline.sdk import TaskContext, task
 
+from ._unknown import fail_if_nothing_judged, unknown_note
+
 
 @task(
     name="old_access_key",
@@ -11,6 +13,9 @@ from integrations_pipeline.sdk import TaskContext, task
 def old_access_key(self, ctx: TaskContext):
     max_age = ctx.config["access_key_max_age_days"]
     users = ctx.get_data("list_iam_users")["users"]
+    # None: the user's keys could not be listed (an error is recorded on the collector).
+    unknown = [user["name"] for user in users if user["access_keys"] is None]
+    fail_if_nothing_judged(unknown, len(users), "the access keys of every IAM user", "list_iam_users")
     violations = [
         {
             "resource": f"{user['arn']}/{key['id']}",
@@ -30,7 +35,11 @@ def old_access_key(self, ctx: TaskContext):
             "checked_keys": checked,
             "max_age_days": max_age,
             "old": [v["data"]["id"] for v in violations],
+            "unknown_users": unknown,
         },
-        "message": f"{len(violations)} of {checked} access key(s) older than {max_age} days",
+        "message": (
+            f"{len(violations)} of {checked} access key(s) older than {max_age} days"
+            f"{unknown_note(unknown, 'user(s) whose keys are ')}"
+        ),
         "violations": violations,
     }
