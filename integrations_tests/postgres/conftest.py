@@ -9,6 +9,7 @@ it, changed with ALTER SYSTEM and put back.
 
 import glob
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -98,12 +99,18 @@ def scratch(local: dict[str, Any]) -> Iterator[Scratch]:
 @pytest.fixture(scope="session")
 def hardened_server() -> Iterator[dict[str, Any]]:
     """A PostgreSQL cluster of our own with every checked setting right, for this session."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb")]
-    if not found[-1] or not shutil.which("openssl"):
+    versions = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    found = max(versions, key=lambda path: int(Path(path).parts[-3]), default=None) or shutil.which("initdb")
+    if not found or not shutil.which("openssl"):
         _unavailable("PostgreSQL's initdb and pg_ctl (package postgresql) and openssl")
-    bindir = Path(found[-1]).parent
+    bindir = Path(found).parent
     # PostgreSQL refuses to run as root: run its programs as the postgres user then.
     as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_owner:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            _unavailable("an OS user 'postgres' to run a throwaway cluster as (PostgreSQL refuses root)")
     home = Path(tempfile.mkdtemp(prefix="integrations-pg-"))
     data = home / "data"
     (home / "pwfile").write_text(HARDENED_PASSWORD + "\n")

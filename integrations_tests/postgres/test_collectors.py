@@ -1,5 +1,6 @@
 """The postgres collectors against real servers: what they collect and what they cannot see."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from integrations_pipeline.testing import run_integration
@@ -22,18 +23,20 @@ def by_name(rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
 
 def test_roles_with_attributes_memberships_expiry_and_password_hash(local: dict, scratch: Scratch):
     group = scratch.role()
+    until = (datetime.now(UTC) + timedelta(days=400)).replace(microsecond=0)
     member = scratch.role(
-        f"LOGIN CREATEDB PASSWORD 'x-{group}' VALID UNTIL '2031-02-03 04:05:06+00' IN ROLE {group}"
+        f"LOGIN CREATEDB PASSWORD 'x-{group}' VALID UNTIL '{until.isoformat()}' IN ROLE {group}"
     )
     result = collect(local)
     roles = result["list_roles"].data["roles"]
     role = by_name(roles, member)
     assert role["login"] and role["create_db"] and not role["superuser"]
     assert role["member_of"] == [group]
-    assert (role["valid_until"], role["expired"]) == ("2031-02-03T04:05:06Z", False)
+    assert (role["valid_until"], role["expired"]) == (until.strftime("%Y-%m-%dT%H:%M:%SZ"), False)
     assert (role["password_set"], role["password_hash"]) == (True, "scram-sha-256")
     assert (by_name(roles, group)["login"], by_name(roles, group)["password_set"]) == (False, False)
-    assert [r["name"] for r in roles if r["bootstrap"]] == [local["user"]]
+    [(bootstrap,)] = scratch.sql("SELECT rolname FROM pg_roles WHERE oid = 10")
+    assert [r["name"] for r in roles if r["bootstrap"]] == [bootstrap]
     assert not any(r["name"].startswith("pg_") for r in roles)
     assert result["list_roles"].errors == []
 
@@ -57,6 +60,7 @@ def test_settings_with_their_source_and_role_and_database_overrides(local: dict,
         "ssl", "ssl_min_protocol_version", "password_encryption", "log_connections", "log_disconnections"
     }  # fmt: skip
     assert data["settings"]["ssl"]["source"]
+    assert all(setting["server_value"] == setting["value"] for setting in data["settings"].values())
     assert data["server_version"].split(".")[0].isdigit()
     assert {"database": "", "role": role, "name": "password_encryption", "value": "scram-sha-256"} in data[
         "overrides"

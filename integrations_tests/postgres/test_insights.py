@@ -138,10 +138,46 @@ def test_password_encryption_flags_md5_set_by_a_role_or_a_database(local: dict, 
     assert f"{base}/role/{role}/setting/password_encryption" not in flagged
 
 
+def test_password_encryption_judges_the_server_value_even_when_the_checker_overrides_it(hardened: dict):
+    admin = Scratch(hardened)
+    admin.sql("ALTER SYSTEM SET password_encryption = md5")
+    admin.sql("SELECT pg_reload_conf()")
+    admin.sql("ALTER ROLE postgres SET password_encryption = 'scram-sha-256'")
+    try:
+        outcome = run(hardened)["password_encryption_not_scram"]
+    finally:
+        admin.sql("ALTER ROLE postgres RESET password_encryption")
+    assert outcome.data["server"]["source"] == "user"  # what the checker's own session sees
+    assert [v["resource"] for v in outcome.violations] == [f"{address(hardened)}/setting/password_encryption"]
+    assert outcome.violations[0]["message"] == "password_encryption is 'md5' on the server"
+
+
+def test_password_encryption_flags_md5_for_all_roles(hardened: dict):
+    admin = Scratch(hardened)
+    admin.sql("ALTER ROLE ALL SET password_encryption = md5")
+    try:
+        outcome = run(hardened)["password_encryption_not_scram"]
+    finally:
+        admin.sql("ALTER ROLE ALL RESET password_encryption")
+    [violation] = outcome.violations
+    assert violation["resource"] == f"{address(hardened)}/all-roles/setting/password_encryption"
+    assert violation["message"] == "password_encryption is 'md5' for all roles (ALTER ROLE ALL)"
+
+
+def test_password_encryption_is_an_error_when_the_server_value_cannot_be_seen(local: dict, scratch: Scratch):
+    checker = scratch.role("LOGIN")
+    scratch.sql(f'ALTER ROLE "{checker}" SET password_encryption = "scram-sha-256"')
+    result = run_integration("postgres", {**local, "user": checker})
+    outcome = result["password_encryption_not_scram"]
+    assert outcome.status == "failed"
+    assert "the server's own password_encryption is unknown" in outcome.error
+    assert any("pg_file_settings needs superuser" in e for e in result["list_settings"].errors)
+
+
 def test_password_encryption_empty_without_overrides(hardened: dict):
     outcome = run(hardened)["password_encryption_not_scram"]
     assert (outcome.data["overrides"], outcome.violations) == ([], [])
-    assert outcome.data["server"]["value"] == "scram-sha-256"
+    assert outcome.data["server"]["server_value"] == "scram-sha-256"
 
 
 # ssl_off

@@ -1,6 +1,8 @@
+from psycopg2 import errors
+
 from integrations_pipeline.sdk import TaskContext, task
 
-from ..server import query
+from ..server import SERVER_SOURCES, query
 
 NAMES = [
     "ssl",
@@ -25,6 +27,15 @@ ORDER BY 1, 2, 3
 """
 
 
+# The value the configuration files give, for a setting this session sees as overridden by a
+# role or database (superuser only, like pg_file_settings itself).
+FILE_VALUE = """
+SELECT setting FROM pg_file_settings WHERE name = %s AND applied AND error IS NULL
+ORDER BY seqno DESC LIMIT 1
+"""
+BOOT_VALUE = "SELECT boot_val FROM pg_settings WHERE name = %s"
+
+
 @task(
     name="list_settings",
     title="List security settings",
@@ -36,6 +47,8 @@ def list_settings(self, ctx: TaskContext):
     with ctx.base("server").connect() as conn:
         settings = {row.pop("name"): row for row in query(conn, SETTINGS, (NAMES,))}
         overrides = query(conn, OVERRIDES, (NAMES,))
+        for name, setting in settings.items():
+            setting["server_value"] = _server_value(ctx, conn, name, setting)
     for name in NAMES:
         if name not in settings:
             ctx.add_error(f"setting '{name}' is not visible to '{ctx.base('user')}'")
@@ -47,3 +60,18 @@ def list_settings(self, ctx: TaskContext):
         },
         "message": f"{len(settings)} settings, {len(overrides)} role or database overrides",
     }
+
+
+def _server_value(ctx: TaskContext, conn, name: str, setting: dict) -> str | None:
+    """The server's own value of a setting; None if only an override of it can be seen."""
+    if setting["source"] in SERVER_SOURCES:
+        return setting["value"]
+    try:
+        rows = query(conn, FILE_VALUE, (name,)) or query(conn, BOOT_VALUE, (name,))
+    except errors.InsufficientPrivilege:
+        ctx.add_error(
+            f"setting '{name}' is overridden for '{ctx.base('user')}' ({setting['source']}) and "
+            "reading the server's own value from pg_file_settings needs superuser"
+        )
+        return None
+    return next(iter(rows[0].values())) if rows else None
