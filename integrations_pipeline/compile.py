@@ -442,10 +442,45 @@ def _step_succeeded(context: StepContext, integration: Integration, task: str, s
 
 
 def _preview(value: Any) -> str:
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    if len(text) > PREVIEW_CHARS:
-        return f"{text[:PREVIEW_CHARS]}… ({len(text)} characters in all)"
+    """The start of ``value`` as JSON, at most PREVIEW_CHARS, without encoding all of it."""
+    small, cut = _head_of(value, PREVIEW_CHARS)
+    text = json.dumps(small, default=str, ensure_ascii=False)
+    if cut or len(text) > PREVIEW_CHARS:
+        return f"{text[:PREVIEW_CHARS]}… (cut; {_size(value)})"
     return text
+
+
+def _head_of(value: Any, budget: int) -> tuple[Any, bool]:
+    """As much of ``value`` as about ``budget`` characters of JSON show, and whether it was cut."""
+    if isinstance(value, dict):
+        items = iter(value.items())
+        head: Any = {}
+        for key, item in items:
+            head[key], cut = _head_of(item, budget)
+            budget -= len(str(key)) + len(json.dumps(head[key], default=str, ensure_ascii=False)) + 4
+            if cut or budget <= 0:
+                return head, True
+        return head, False
+    if isinstance(value, list | tuple):
+        head = []
+        for item in value:
+            small, cut = _head_of(item, budget)
+            head.append(small)
+            budget -= len(json.dumps(small, default=str, ensure_ascii=False)) + 2
+            if cut or budget <= 0:
+                return head, len(head) < len(value) or cut
+        return head, False
+    return value, False
+
+
+def _size(value: Any) -> str:
+    """How big ``value`` is: ``1000 items``, or per key of a dict ``users: 1000 items, ...``."""
+    if isinstance(value, list | tuple):
+        return f"{len(value)} items"
+    if isinstance(value, dict):
+        sized = [f"{key}: {len(item)} items" for key, item in value.items() if isinstance(item, list | tuple)]
+        return ", ".join(sized[:5]) or f"{len(value)} keys"
+    return "one value"
 
 
 def _result_metadata(

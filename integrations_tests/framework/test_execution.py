@@ -286,3 +286,23 @@ def test_secrets_registered_at_run_time_are_redacted_everywhere(make_project, ca
     assert result["use_token"].message == "got ***"
     assert result["fail_with_token"].status == "failed" and "refused ***" in result["fail_with_token"].error
     assert not secret_leaks(result, [token], caplog.text, *capfd.readouterr())
+
+
+BIG = """
+from integrations_pipeline.sdk import TaskContext, task
+
+
+@task(name="list_many", type="collector")
+def list_many(self, ctx: TaskContext):
+    return {"data": {"items": [{"id": n, "name": f"item-{n}"} for n in range(10_000)]}}
+"""
+
+
+def test_the_preview_of_a_large_result_is_its_start_and_its_size(make_project):
+    project = make_project({"big": {"files": {"collectors/list_many.py": BIG}}})
+    result = run_integration("big", {}, project=project)
+    [materialization] = result.dagster_result.asset_materializations_for_node("big__list_many")
+    preview = materialization.metadata["preview"].value
+    assert preview.startswith('{"items": [{"id": 0, "name": "item-0"}, {"id": 1, ')
+    assert preview.endswith("… (cut; items: 10000 items)")
+    assert len(preview) < 2_100
