@@ -53,8 +53,10 @@ dev: setup ## Start the Dagster UI (http://127.0.0.1:3000) with the integrations
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -m integrations_pipeline -h 127.0.0.1 -p 3000
 
 .PHONY: bench
-bench: setup ## Run the benchmarks (prints ratios against plain Dagster)
+bench: setup ## Run the benchmarks (prints ratios: framework vs plain Dagster, HTTP toolkit, memory)
 	$(BIN)/python benchmarks/bench_framework.py
+	$(BIN)/python benchmarks/bench_http.py
+	$(BIN)/python benchmarks/bench_memory.py
 
 .PHONY: clean
 clean: ## Remove .venv and local state

@@ -19,6 +19,7 @@ import json as jsonlib
 import logging
 import os
 import random
+import re
 import ssl
 import threading
 import time
@@ -36,6 +37,7 @@ from integrations_pipeline.redaction import register_secrets
 logger = logging.getLogger("integrations_pipeline.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 class HttpError(Exception):
@@ -332,6 +334,14 @@ def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context()  # reads SSL_CERT_FILE / SSL_CERT_DIR, the cache key
 
 
+class _Cookies(httpx.Cookies):
+    """A cookie jar that skips the (costly) cookie parsing of responses that set none."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
 # --- the clients -----------------------------------------------------------------------------
 
 
@@ -360,6 +370,8 @@ class _Base:
         self.secrets = frozenset(s for s in (*secrets, *(auth.secrets() if auth else ())) if s)
         self.requests = 0
         self._base = httpx.URL(base_url)
+        # httpx's own rule for a relative URL: appended to the base URL's path with one "/".
+        self._prefix = str(self._base) if str(self._base).endswith("/") else f"{self._base}/"
         register_secrets(self.secrets)
 
     def redact(self, text: str) -> str:
@@ -376,11 +388,15 @@ class _Base:
 
     def _start(
         self, method: str, url: str, headers: Mapping[str, str] | None, params: Mapping[str, Any] | None
-    ) -> tuple[httpx.URL | str, dict[str, str], Any, httpx.Response | None]:
+    ) -> tuple[httpx.URL, dict[str, str], Any, httpx.Response | None]:
         """(target URL, headers, cache key, cached response) of a request about to be sent."""
         headers_, params_ = self._prepare(headers, params)
+        # Joined here, once, as httpx would join it: httpx then takes it as it is, instead of
+        # parsing the URL and the base again on every request.
+        relative = self.base_url and not url.startswith("//") and not _SCHEME.match(url)
+        absolute = self._prefix + url.lstrip("/") if relative else url
         # Merged into the URL: httpx would replace a query the URL already has (a next link's).
-        target = httpx.URL(url).copy_merge_params(params_) if params_ else url
+        target = httpx.URL(absolute).copy_merge_params(params_) if params_ else httpx.URL(absolute)
         cache_key = (
             self.cache.key(str(self._base.join(url)), params_) if self.cache and method == "GET" else None
         )
@@ -527,6 +543,7 @@ class AsyncHttpClient(_Base):
             timeout=self.timeout,
             verify=ssl_context(),
             transport=AsyncHttp11Transport(ssl_context=ssl_context(), max_connections=self.max_concurrency),
+            cookies=_Cookies(),
         )
         self._semaphore = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
 

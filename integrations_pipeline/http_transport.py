@@ -52,11 +52,14 @@ class AsyncHttp11Transport(httpx.AsyncBaseTransport):
         if origin[0] not in DEFAULT_PORTS:
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {origin[0]!r}", request=request)
         message = _head(request) + await request.aread()
-        try:
-            async with asyncio.timeout(timeouts.get("pool")):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise httpx.PoolTimeout("no connection became free in time", request=request) from None
+        if self._slots.locked():  # only then is there a wait to time
+            try:
+                async with asyncio.timeout(timeouts.get("pool")):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise httpx.PoolTimeout("no connection became free in time", request=request) from None
+        else:
+            await self._slots.acquire()
         try:
             try:
                 return await self._exchange(request, origin, message, timeouts, reuse=True)

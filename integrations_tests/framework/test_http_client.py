@@ -98,8 +98,16 @@ class Server:
                 if path == "/offset":
                     offset, limit = int(query["offset"]), int(query["limit"])
                     return self.reply(200, {"results": ITEMS[offset : offset + limit]})
+                if path == "/login":
+                    return self.reply(200, {}, {"Set-Cookie": "session=s1; Path=/"})
                 return self.reply(
-                    200, {"path": path, "query": query, "auth": self.headers.get("Authorization")}
+                    200,
+                    {
+                        "path": path,
+                        "query": query,
+                        "auth": self.headers.get("Authorization"),
+                        "cookie": self.headers.get("Cookie"),
+                    },
                 )
 
             def reply(self, status: int, body: object, headers: dict | None = None) -> None:
@@ -258,3 +266,29 @@ def test_a_wait_longer_than_max_backoff_gives_up_at_once(server: Server):
         with pytest.raises(HttpError, match=r"HTTP 429 \(asked to wait 86400 s, more than max_backoff\)"):
             api.get("/far")
     assert server.hits["/far"] == 1 and time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("base", "url", "path", "query"),
+    [
+        ("{url}", "/echo", "/echo", {}),
+        ("{url}/api/", "echo", "/api/echo", {}),
+        ("{url}/api", "/echo?next=http://elsewhere/x", "/api/echo", {"next": "http://elsewhere/x"}),
+        ("{url}/api", "{url}/echo", "/echo", {}),
+    ],
+)
+def test_relative_urls_join_the_base_url_as_httpx_joins_them(server: Server, base, url, path, query):
+    with HttpClient(base.format(url=server.url)) as api:
+        body = api.get(url.format(url=server.url), params={"x": "1"}).json()
+    assert (body["path"], body["query"]) == (path, {**query, "x": "1"})
+
+
+def test_cookies_a_server_sets_are_sent_back_by_the_async_client(server: Server):
+    async def go() -> list[dict]:
+        async with AsyncHttpClient(server.url) as api:
+            before = (await api.get("/echo")).json()
+            await api.get("/login")
+            return [before, (await api.get("/echo")).json()]
+
+    before, after = asyncio.run(go())
+    assert (before["cookie"], after["cookie"]) == (None, "session=s1")
