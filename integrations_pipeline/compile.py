@@ -470,6 +470,8 @@ def _head_of(value: Any, budget: int) -> tuple[Any, bool]:
             if cut or budget <= 0:
                 return head, len(head) < len(value) or cut
         return head, False
+    if isinstance(value, str) and len(value) > budget:
+        return value[: max(budget, 0)], True
     return value, False
 
 

@@ -43,6 +43,8 @@ class Session:
     runner: BaseRunner
     base: Mapping[str, Any]
     stage_two: Any
+    # Secrets this process had registered before the session opened: other runs' business.
+    earlier_secrets: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -53,8 +55,8 @@ class Session:
 
     @property
     def secrets(self) -> frozenset[str]:
-        """The config's secrets and those the integration registered at run time."""
-        return self.config.secrets | active_secrets()
+        """The config's secrets and those the integration registered since the session opened."""
+        return self.config.secrets | (active_secrets() - self.earlier_secrets)
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
@@ -109,6 +111,7 @@ def open_session(
 ) -> Session:
     """Validate the config, build the integration's Runner and run its StageOne."""
     resolved = resolve_integration_config(integration, config, unresolved=unresolved)
+    earlier = active_secrets()
     register_secrets(resolved.secrets)
     runner_config = dict(resolved.values)
     if resolved.tasks:
@@ -122,7 +125,7 @@ def open_session(
         raise
     except Exception as error:
         raise StageOneError(
-            f"StageOne failed: {redact(_describe(error), resolved.secrets | active_secrets())}",
+            f"StageOne failed: {redact(_describe(error), resolved.secrets | (active_secrets() - earlier))}",
             integration=integration.name,
         ) from None
     if base is None:
@@ -133,7 +136,14 @@ def open_session(
             integration=integration.name,
         )
     stage_two = runner.StageTwo(runner.config, base)
-    return Session(integration=integration, config=resolved, runner=runner, base=base, stage_two=stage_two)
+    return Session(
+        integration=integration,
+        config=resolved,
+        runner=runner,
+        base=base,
+        stage_two=stage_two,
+        earlier_secrets=earlier,
+    )
 
 
 def _describe(error: BaseException) -> str:

@@ -164,15 +164,17 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     """How long the server asks us to wait: ``Retry-After``, else an exhausted rate limit's reset.
 
     The reset is ``X-RateLimit-Reset`` (epoch seconds) when ``X-RateLimit-Remaining`` is 0, as
-    GitHub and others send it, with a 403 or a 429.
+    GitHub and others send it, with a 403 or a 429 only.
     """
     value = response.headers.get("Retry-After")
     if not value:
-        if response.headers.get("X-RateLimit-Remaining") == "0":
+        if response.status_code in (403, 429) and response.headers.get("X-RateLimit-Remaining") == "0":
             try:
-                return max(0.0, float(response.headers["X-RateLimit-Reset"]) - time.time())
+                reset = float(response.headers["X-RateLimit-Reset"])
             except (KeyError, ValueError):
                 return None
+            # Epoch seconds (GitHub); some APIs send seconds from now instead.
+            return max(0.0, reset - time.time()) if reset > 1e9 else max(0.0, reset)
         return None
     try:
         return max(0.0, float(value))
@@ -334,15 +336,15 @@ def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context()  # reads SSL_CERT_FILE / SSL_CERT_DIR, the cache key
 
 
-class _Cookies(httpx.Cookies):
-    """A cookie jar that skips the (costly) cookie parsing of responses that set none."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers:
-            super().extract_cookies(response)
-
-
 # --- the clients -----------------------------------------------------------------------------
+
+
+def _environment_proxies() -> bool:
+    """Whether the environment names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, any case)."""
+    return any(
+        os.environ.get(name) or os.environ.get(name.upper())
+        for name in ("http_proxy", "https_proxy", "all_proxy")
+    )
 
 
 class _Base:
@@ -397,9 +399,7 @@ class _Base:
         absolute = self._prefix + url.lstrip("/") if relative else url
         # Merged into the URL: httpx would replace a query the URL already has (a next link's).
         target = httpx.URL(absolute).copy_merge_params(params_) if params_ else httpx.URL(absolute)
-        cache_key = (
-            self.cache.key(str(self._base.join(url)), params_) if self.cache and method == "GET" else None
-        )
+        cache_key = self.cache.key(str(target), {}) if self.cache and method == "GET" else None
         cached = self.cache.get(cache_key) if self.cache and cache_key else None
         return target, headers_, cache_key, cached
 
@@ -435,7 +435,7 @@ class _Base:
     def _give_up(self, method: str, url: str, error: str, response: httpx.Response | None) -> HttpError:
         if response is None:
             return HttpError(self.redact(f"{method} {url} failed: {error}"))
-        body = self.redact(_text(response)[:MAX_ERROR_BODY])
+        body = self.redact(_text(response))[:MAX_ERROR_BODY]
         said = _api_message(body)
         if said:
             error += f" ({said[:200]})"
@@ -542,8 +542,11 @@ class AsyncHttpClient(_Base):
             base_url=base_url,
             timeout=self.timeout,
             verify=ssl_context(),
-            transport=AsyncHttp11Transport(ssl_context=ssl_context(), max_connections=self.max_concurrency),
-            cookies=_Cookies(),
+            # httpx honours proxies from the environment only with its own transport.
+            transport=None
+            if _environment_proxies()
+            else AsyncHttp11Transport(ssl_context=ssl_context(), max_connections=self.max_concurrency),
+            limits=httpx.Limits(max_connections=self.max_concurrency or 100),
         )
         self._semaphore = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
 

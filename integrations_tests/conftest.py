@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from integrations_pipeline import database
+from integrations_pipeline import database, redaction
 from integrations_pipeline.tasks import REGISTRY
 
 CASES = Path(__file__).parent / "framework" / "cases"
@@ -31,6 +31,8 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         if name.startswith(_ENV_PREFIXES) and name != "INTEGRATIONS_TEST_POSTGRES_URL":
             monkeypatch.delenv(name)
     monkeypatch.setenv("INTEGRATIONS_HOME", str(tmp_path / "integrations-home"))
+    # Secrets registered in this process are redacted everywhere from then on: per test.
+    monkeypatch.setattr(redaction, "_SECRETS", set())
     REGISTRY.reset()
     yield tmp_path
     REGISTRY.reset()

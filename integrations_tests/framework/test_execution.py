@@ -306,3 +306,25 @@ def test_the_preview_of_a_large_result_is_its_start_and_its_size(make_project):
     assert preview.startswith('{"items": [{"id": 0, "name": "item-0"}, {"id": 1, ')
     assert preview.endswith("… (cut; items: 10000 items)")
     assert len(preview) < 2_100
+
+
+ECHO = """
+from integrations_pipeline.sdk import TaskContext, task
+
+
+@task(name="echo", type="collector")
+def echo(self, ctx: TaskContext):
+    return {"data": {"text": ctx.config["text"]}}
+"""
+
+
+def test_a_secret_registered_by_one_run_is_not_redacted_from_another(make_project):
+    project = make_project(
+        {
+            "minting": {"files": {"collectors/use_token.py": MINTED}},
+            "echoing": {"files": {"collectors/echo.py": ECHO}},
+        }
+    )
+    run_integration("minting", {"seed": "a1b2c3"}, project=project)
+    result = run_integration("echoing", {"text": "minted-a1b2c3-token"}, project=project)
+    assert result["echo"].data == {"text": "minted-a1b2c3-token"}

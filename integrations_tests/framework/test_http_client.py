@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from integrations_pipeline.http_client import (
+    MAX_ERROR_BODY,
     ApiKeyAuth,
     AsyncHttpClient,
     BasicAuth,
@@ -71,8 +72,19 @@ class Server:
                 if path == "/secondary" and hits == 1:
                     body = {"message": "You have exceeded a secondary rate limit"}
                     return self.reply(403, body, {"Retry-After": "1"})
+                if path == "/flaky-ratelimit" and hits == 1:
+                    headers = {
+                        "X-RateLimit-Remaining": "0",
+                        "X-RateLimit-Reset": str(int(time.time()) + 3600),
+                    }
+                    return self.reply(503, {"message": "unavailable"}, headers)
                 if path == "/forbidden":
-                    body = {"message": "Must have admin rights", "echo": self.headers.get("Authorization")}
+                    pad = self.headers.get("X-Pad", "")
+                    body = {
+                        "pad": pad,
+                        "message": "Must have admin rights",
+                        "echo": self.headers.get("Authorization"),
+                    }
                     return self.reply(403, body, {"X-Echo": self.headers.get("Authorization", "")})
                 if path == "/far":
                     return self.reply(429, {"message": "come back tomorrow"}, {"Retry-After": "86400"})
@@ -292,3 +304,34 @@ def test_cookies_a_server_sets_are_sent_back_by_the_async_client(server: Server)
 
     before, after = asyncio.run(go())
     assert (before["cookie"], after["cookie"]) == (None, "session=s1")
+
+
+def test_a_secret_cut_by_the_error_body_limit_is_still_hidden(server: Server):
+    token = "tok-straddles-the-cut-9876"
+    with (
+        HttpClient(server.url, auth=BearerAuth(token), retry=FAST) as api,
+        pytest.raises(HttpError) as raised,
+    ):
+        # The token starts 65 characters after the padding: 10 before the cut, the rest after.
+        api.get("/forbidden", headers={"X-Pad": "p" * (MAX_ERROR_BODY - 65 - 10)})
+    assert "tok-" not in raised.value.body and token[:12] not in raised.value.body
+
+
+def test_a_5xx_with_an_exhausted_rate_limit_header_is_retried_as_a_5xx(server: Server):
+    with HttpClient(server.url, retry=FAST) as api:
+        assert api.get("/flaky-ratelimit").status_code == 200
+    assert server.hits["/flaky-ratelimit"] == 2
+
+
+def test_the_cache_key_is_the_url_actually_requested(server: Server):
+    with HttpClient(f"{server.url}/v1/", cache_ttl=60) as api:
+        first = api.get("users").json()
+        second = api.get("/v1/users").json()
+    assert (first["path"], second["path"]) == ("/v1/users", "/v1/v1/users")
+
+
+def test_a_proxy_in_the_environment_is_honoured_by_the_async_client(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    client = AsyncHttpClient("https://example.invalid")
+    assert client._client._mounts, "httpx mounts its proxy transports only without a custom transport"
+    asyncio.run(client.aclose())

@@ -46,6 +46,19 @@ ROUTES: dict[bytes, Callable[[bytes], tuple[bytes, bool]]] = {
     b"/garbage": lambda body: (b"NOT HTTP AT ALL\r\n\r\n", True),
     b"/truncated": lambda body: (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", True),
     b"/slow": lambda body: (time.sleep(1.0) or ok(b"late"), False),  # type: ignore[func-returns-value]
+    b"/extra-bytes": lambda body: (ok(b"ok") + b"STALE", False),
+    b"/folded": lambda body: (ok(b"f", b"X-Long: part1", b"  part2"), False),
+    b"/negative-length": lambda body: (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", True),
+    b"/two-lengths": lambda body: (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
+        True,
+    ),
+    b"/hex-prefix": lambda body: (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n",
+        True,
+    ),
+    b"/switching": lambda body: (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", True),
+    b"/bad-status": lambda body: (b"HTTP/1.1 2_00 OK\r\nContent-Length: 0\r\n\r\n", True),
 }
 
 
@@ -58,6 +71,7 @@ class RawServer:
         self.idle_close = False  # close every connection after its first answer, without saying so
         self.drop_reused = False  # close, unanswered, a connection's second request (a keep-alive race)
         self.dropped = 0
+        self.process_dropped = False
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.tls = tls
         self.port = self.listener.getsockname()[1]
@@ -104,7 +118,16 @@ class RawServer:
                 body, buffer = buffer[:length], buffer[length:]
                 if served and self.drop_reused:
                     self.dropped += 1
+                    if self.process_dropped:  # the server did the work, then the connection died
+                        self.requests.append((method, path, body))
                     return
+                if path == b"/trickle":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+                    for _ in range(10):
+                        time.sleep(0.15)
+                        conn.sendall(b"x")
+                    served += 1
+                    continue
                 served += 1
                 self.requests.append((method, path, body))
                 answer, close = ROUTES.get(
@@ -228,3 +251,84 @@ def test_https_verifies_the_server_certificate(tmp_path: Path, monkeypatch: pyte
         assert response.json() == {"a": 1}
     finally:
         server.close()
+
+
+def test_a_post_is_never_sent_twice_even_when_its_connection_dies_unanswered(raw: RawServer):
+    raw.drop_reused, raw.process_dropped = True, True
+
+    async def go() -> None:
+        async with AsyncHttpClient(raw.url, retry=RetryPolicy(attempts=1)) as api:
+            await api.request("POST", "/echo", json={"n": 1})
+            await api.request("POST", "/echo", json={"n": 2})
+
+    with pytest.raises(HttpError, match="RemoteProtocolError"):
+        asyncio.run(go())
+    assert [json.loads(body) for _, _, body in raw.requests] == [{"n": 1}, {"n": 2}]  # once each
+
+
+def test_bytes_beyond_a_response_keep_its_connection_out_of_the_pool(raw: RawServer):
+    first, second = fetch(raw.url, "/extra-bytes", "/plain")
+    assert (first.text, second.json()) == ("ok", {"a": 1})
+    assert raw.connections == 2
+
+
+def test_a_streamed_request_body_goes_with_a_content_length(raw: RawServer):
+    async def chunks():
+        yield b"hello"
+        yield b"world"
+
+    async def go() -> httpx.Response:
+        transport = AsyncHttp11Transport(ssl_context=ssl.create_default_context())
+        async with httpx.AsyncClient(base_url=raw.url, transport=transport) as client:
+            return await client.post("/echo", content=chunks())
+
+    assert asyncio.run(go()).content == b"helloworld"
+
+
+def test_cr_or_lf_in_a_header_is_refused_before_sending(raw: RawServer):
+    async def go() -> None:
+        transport = AsyncHttp11Transport(ssl_context=ssl.create_default_context())
+        async with httpx.AsyncClient(base_url=raw.url, transport=transport) as client:
+            await client.get("/plain", headers={"X-A": "v\r\nX-Injected: yes"})
+
+    with pytest.raises(httpx.LocalProtocolError):
+        asyncio.run(go())
+    assert raw.requests == []
+
+
+def test_closing_the_client_closes_its_idle_connections(raw: RawServer):
+    async def go() -> AsyncHttp11Transport:
+        transport = AsyncHttp11Transport(ssl_context=ssl.create_default_context())
+        async with httpx.AsyncClient(base_url=raw.url, transport=transport) as client:
+            await client.get("/plain")
+            assert sum(len(idle) for idle in transport._idle.values()) == 1
+        return transport
+
+    assert asyncio.run(go())._idle == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/negative-length", "bad Content-Length"),
+        ("/two-lengths", "bad Content-Length"),
+        ("/hex-prefix", "bad chunk size"),
+        ("/switching", "unexpected 101"),
+        ("/bad-status", "malformed response status line"),
+    ],
+)
+def test_responses_that_cannot_be_framed_for_certain_are_protocol_errors(
+    raw: RawServer, path: str, error: str
+):
+    with pytest.raises(HttpError, match=f"RemoteProtocolError: {error}"):
+        fetch(raw.url, path, retry=RetryPolicy(attempts=1))
+
+
+def test_a_folded_header_is_one_value(raw: RawServer):
+    [response] = fetch(raw.url, "/folded")
+    assert response.headers["x-long"] == "part1 part2"
+
+
+def test_the_read_timeout_applies_to_each_read_not_the_whole_response(raw: RawServer):
+    [response] = fetch(raw.url, "/trickle", timeout=0.6)  # 1.5 s in all, 0.15 s between bytes
+    assert response.content == b"x" * 10
