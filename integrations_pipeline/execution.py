@@ -297,19 +297,20 @@ def run_task(
         result = validate_result(task_def, box.get("value"))
     except IntegrationError as error:
         raise _with_errors(error, errors) from None
-    if session.secrets:
+    secrets = session.secrets  # once per result, not once per string
+    if secrets:
         # Redacted before it reaches the IO manager, metadata, outcomes or the database.
         update: dict[str, Any] = {
-            "data": session.redact_value(result.data),
-            "message": session.redact(result.message) if result.message else result.message,
+            "data": redact_value(result.data, secrets),
+            "message": redact(result.message, secrets) if result.message else result.message,
         }
         if isinstance(result, InsightResult) and result.violations:
             update["violations"] = [
                 v.model_copy(
                     update={
-                        "resource": session.redact(v.resource),
-                        "message": session.redact(v.message) if v.message else v.message,
-                        "data": session.redact_value(v.data),
+                        "resource": redact(v.resource, secrets),
+                        "message": redact(v.message, secrets) if v.message else v.message,
+                        "data": redact_value(v.data, secrets),
                     }
                 )
                 for v in result.violations

@@ -24,7 +24,6 @@ class Runner(BaseRunner):
                 row = cur.fetchone()
             return {
                 "server": server,
-                "address": server.address,
                 "user": row["user"],
                 "server_version": row["version"],
             }
