@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import JSON, DateTime, String, Text, select
+from sqlalchemy import JSON, DateTime, String, Text, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -30,6 +30,9 @@ WEBHOOK_BACKOFF_SECONDS = 0.5
 # Deliveries run inside sensor ticks, which Dagster cuts off after 60 s.
 DELIVERY_BUDGET_SECONDS = 20.0
 MAX_DELIVERIES = 10
+SENDING = "sending since "
+# Longer than one post can take (attempts x timeout + backoff).
+SENDING_LEASE_SECONDS = 60.0
 SUMMARY_CHARS = 4_000
 
 
@@ -103,7 +106,10 @@ def open_ticket(
 def deliver_pending(url: str | None = None, budget: float = DELIVERY_BUDGET_SECONDS) -> list[str]:
     """Post tickets not yet delivered to ``INTEGRATIONS_WEBHOOK_URL``, within ``budget`` seconds.
 
-    A delivery that failed is tried again on later calls, up to MAX_DELIVERIES times.
+    A delivery that failed is tried again on later calls, up to MAX_DELIVERIES times. Several
+    sensors call this at once: each ticket is first claimed (``sending since ...``) with a
+    conditional update, so only one of them posts it. A claim older than SENDING_LEASE (its
+    process died mid-post) may be taken over.
     """
     if not os.environ.get(WEBHOOK_ENV):
         return []
@@ -113,7 +119,11 @@ def deliver_pending(url: str | None = None, budget: float = DELIVERY_BUDGET_SECO
         pending = session.scalars(
             select(TicketRow)
             .where(TicketRow.webhook_deliveries < MAX_DELIVERIES)
-            .where((TicketRow.webhook.is_(None)) | (TicketRow.webhook.like("failed%")))
+            .where(
+                TicketRow.webhook.is_(None)
+                | TicketRow.webhook.like("failed%")
+                | TicketRow.webhook.like(f"{SENDING}%")
+            )
             .order_by(TicketRow.created_at)
         ).all()
         for row in pending:
@@ -121,14 +131,32 @@ def deliver_pending(url: str | None = None, budget: float = DELIVERY_BUDGET_SECO
             if remaining <= 0:
                 break
             kind = "deployment_not_run" if row.run_id.startswith("config:") else "integration_run_failed"
-            result = post_webhook(
-                {"type": kind, "ticket": _record(row)}, timeout=min(WEBHOOK_TIMEOUT_SECONDS, remaining)
-            )
+            payload = {"type": kind, "ticket": _record(row)}
+            if not _claim(session, row):
+                continue
+            result = post_webhook(payload, timeout=min(WEBHOOK_TIMEOUT_SECONDS, remaining))
             row.webhook = result
-            row.webhook_deliveries += 1
             session.commit()
             results.append(result)
     return results
+
+
+def _claim(session: Session, row: TicketRow) -> bool:
+    """Mark ``row`` as being sent by this caller; False if another caller holds it."""
+    if row.webhook and row.webhook.startswith(SENDING):
+        since = datetime.fromisoformat(row.webhook.removeprefix(SENDING))
+        if (utcnow() - since).total_seconds() < SENDING_LEASE_SECONDS:
+            return False
+    claimed = session.execute(  # type: ignore[attr-defined]  # an UPDATE's result has rowcount
+        update(TicketRow)
+        .where(TicketRow.id == row.id)
+        .where(TicketRow.webhook_deliveries == row.webhook_deliveries)
+        .where(TicketRow.webhook.is_(None) if row.webhook is None else TicketRow.webhook == row.webhook)
+        .values(webhook=f"{SENDING}{utcnow().isoformat()}", webhook_deliveries=row.webhook_deliveries + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return bool(claimed)
 
 
 def list_tickets(status: str | None = None, url: str | None = None) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,10 +14,11 @@ import pytest
 class Webhook:
     """A real HTTP server on loopback that records the JSON bodies posted to it."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, delay: float = 0.0) -> None:
         self.received: list[dict] = []
         self.attempts = 0
         self.fail_first = fail_first
+        self.delay = delay
         webhook = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -28,6 +30,7 @@ class Webhook:
                     self.end_headers()
                     return
                 webhook.received.append(json.loads(body))
+                time.sleep(webhook.delay)
                 self.send_response(200)
                 self.end_headers()
 

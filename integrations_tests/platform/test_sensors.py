@@ -1,5 +1,6 @@
 """The scheduler sensor, support tickets and default schedules, against a real instance."""
 
+import threading
 from datetime import timedelta
 
 import dagster as dg
@@ -272,6 +273,29 @@ def test_failed_webhook_deliveries_are_retried_later(database_url, monkeypatch):
         [second] = deliver_pending()
         assert second == "delivered (HTTP 200)" and len(receiver.received) == 1
         assert deliver_pending() == []  # delivered: not posted again
+        assert list_tickets()[0]["webhook"] == "delivered (HTTP 200)"
+    finally:
+        receiver.close()
+
+
+def test_concurrent_deliveries_post_each_ticket_once(database_url, monkeypatch):
+    from integrations_pipeline.tickets import deliver_pending, open_ticket
+    from integrations_tests.platform.conftest import Webhook
+
+    receiver = Webhook(delay=0.5)  # slow enough that the sensors' deliveries overlap
+    monkeypatch.setenv("INTEGRATIONS_WEBHOOK_URL", receiver.url)
+    try:
+        open_ticket(
+            run_id="run-1", integration="demo", deployment=None, failed_tasks=["t"], error_summary="boom"
+        )
+        results: list[list[str]] = []
+        workers = [threading.Thread(target=lambda: results.append(deliver_pending())) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert sorted(map(len, results)) == [0, 0, 0, 1]
+        assert [p["ticket"]["run_id"] for p in receiver.received] == ["run-1"]
         assert list_tickets()[0]["webhook"] == "delivered (HTTP 200)"
     finally:
         receiver.close()
