@@ -59,8 +59,11 @@ class _Reader:
         self.received = False
 
     async def until(self, separator: bytes) -> bytes:
-        async with asyncio.timeout(self.timeout):
+        if separator in _buffered(self.reader):  # already here: nothing to wait for, or to time
             data = await self.reader.readuntil(separator)
+        else:
+            async with asyncio.timeout(self.timeout):
+                data = await self.reader.readuntil(separator)
         self.received = True
         return data
 
@@ -69,8 +72,11 @@ class _Reader:
         parts: list[bytes] = []
         left = count
         while left:
-            async with asyncio.timeout(self.timeout):
-                part = await self.reader.read(min(left, 65536))
+            if len(_buffered(self.reader)) >= left:  # already here
+                part = await self.reader.read(left)
+            else:
+                async with asyncio.timeout(self.timeout):
+                    part = await self.reader.read(min(left, 65536))
             if not part:
                 raise asyncio.IncompleteReadError(b"".join(parts), count)
             self.received = True
@@ -137,8 +143,11 @@ class AsyncHttp11Transport(httpx.AsyncBaseTransport):
         keep = False
         try:
             try:
-                async with asyncio.timeout(timeouts.get("write")):
-                    writer.write(message)
+                writer.write(message)
+                if writer.transport.get_write_buffer_size():  # not all sent at once: time the wait
+                    async with asyncio.timeout(timeouts.get("write")):
+                        await writer.drain()
+                else:
                     await writer.drain()
             except TimeoutError:
                 raise httpx.WriteTimeout("timed out sending the request", request=request) from None
@@ -229,9 +238,14 @@ class AsyncHttp11Transport(httpx.AsyncBaseTransport):
         return response, keep
 
 
+def _buffered(reader: asyncio.StreamReader) -> bytes:
+    """The bytes waiting in ``reader``'s buffer, not consumed (asyncio has no public peek)."""
+    return getattr(reader, "_buffer", b"")
+
+
 def _unread(reader: asyncio.StreamReader) -> bool:
-    """Whether bytes wait in ``reader``'s buffer (asyncio has no public peek)."""
-    return bool(getattr(reader, "_buffer", b""))
+    """Whether bytes wait in ``reader``'s buffer."""
+    return bool(_buffered(reader))
 
 
 def _message(request: httpx.Request, body: bytes) -> bytes:

@@ -67,7 +67,7 @@ class _RedactingFilter(logging.Filter):
 
 
 _FILTER = _RedactingFilter()
-LIBRARY_LOGGERS = ("httpx", "httpcore", "urllib3", "botocore", "integrations_pipeline.http_client")
+LIBRARY_LOGGERS = ("httpx", "httpcore", "urllib3", "botocore", "integrations_pipeline.http")
 
 
 def _install() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+import httpx
 import pytest
 
 from integrations_pipeline.http_client import (
@@ -59,6 +60,12 @@ class Server:
                 finally:
                     with server.lock:
                         server.in_flight -= 1
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with server.lock:
+                    server.requests.append({"path": self.path, "headers": dict(self.headers)})
+                self.reply(200, {"method": "POST", "body": body.decode(), "headers": dict(self.headers)})
 
             def route(self, path: str, query: dict, hits: int) -> None:
                 if path == "/flaky" and hits == 1:
@@ -335,3 +342,57 @@ def test_a_proxy_in_the_environment_is_honoured_by_the_async_client(monkeypatch:
     client = AsyncHttpClient("https://example.invalid")
     assert client._client._mounts, "httpx mounts its proxy transports only without a custom transport"
     asyncio.run(client.aclose())
+
+
+def test_the_async_client_sends_as_httpx_sends_and_fills_the_response_as_httpx_does(server: Server):
+    async def go() -> httpx.Response:
+        async with AsyncHttpClient(server.url, headers={"User-Agent": "acme-collector/1"}) as api:
+            return await api.request("POST", "/echo", json={"name": "ä"})
+
+    response = asyncio.run(go())
+    echoed = response.json()
+    assert json.loads(echoed["body"]) == {"name": "ä"}
+    headers = {key.lower(): value for key, value in echoed["headers"].items()}
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"] == "acme-collector/1"  # ours replaces httpx's default
+    assert headers["accept-encoding"].startswith("gzip") and headers["accept"] == "*/*"
+    assert (response.request.method, response.request.url.path) == ("POST", "/echo")
+    assert response.http_version == "HTTP/1.1" and response.reason_phrase == "OK"
+    assert response.is_closed and response.elapsed.total_seconds() > 0
+
+
+def test_the_async_client_logs_httpx_request_line_without_the_key(server: Server, caplog):
+    caplog.set_level(logging.INFO, logger="httpx")
+
+    async def go() -> None:
+        async with AsyncHttpClient(
+            server.url, auth=ApiKeyAuth("q-key-31415926", header=None, query="key")
+        ) as api:
+            await api.get("/echo")
+
+    asyncio.run(go())
+    lines = [record.getMessage() for record in caplog.records if record.name == "httpx"]
+    assert len(lines) == 1 and lines[0].startswith("HTTP Request: GET ") and '"HTTP/1.1 200 OK"' in lines[0]
+    assert "q-key-31415926" not in caplog.text
+
+
+def test_get_many_keeps_the_order_of_its_urls(server: Server):
+    async def go() -> list[httpx.Response]:
+        async with AsyncHttpClient(server.url, max_concurrency=4) as api:
+            assert await api.get_many([]) == []
+            return await api.get_many([f"/item-{n}" for n in range(30)])
+
+    assert [response.json()["path"] for response in asyncio.run(go())] == [f"/item-{n}" for n in range(30)]
+
+
+def test_get_many_stops_at_the_first_error_and_raises_it(server: Server):
+    async def go() -> HttpError:
+        async with AsyncHttpClient(server.url, max_concurrency=2, retry=FAST) as api:
+            with pytest.raises(HttpError) as raised:
+                await api.get_many(["/missing", *["/slow"] * 10])
+            await asyncio.sleep(0.5)  # time for requests that were not stopped to go on
+            return raised.value
+
+    error = asyncio.run(go())
+    assert error.status_code == 404
+    assert server.hits["/slow"] <= 2  # the one under way when /missing failed, not the other nine
