@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -141,6 +142,15 @@ class BasicAuth:
 
 
 Auth = BearerAuth | ApiKeyAuth | BasicAuth
+
+# Characters a query keeps as they are when a URL is given whole (RFC 3986), as httpx keeps them.
+_QUERY_SAFE = "!$&'()*+,;=:@/?~"
+
+
+def url_forms(secret: str) -> set[str]:
+    """``secret`` and the forms it takes inside a URL: a key with ``/``, ``+`` or ``=`` (base64)
+    is percent-encoded as a query parameter, and a log line shows it so."""
+    return {secret, quote_plus(secret), quote(secret, safe=""), quote(secret, safe=_QUERY_SAFE)}
 
 
 # --- retries, rate limit, cache -------------------------------------------------------------
@@ -371,9 +381,12 @@ class _Base:
         self.limiter = RateLimiter(rate_limit) if rate_limit else None
         self.max_concurrency = max_concurrency
         self.cache = ResponseCache(cache_ttl) if cache_ttl else None
-        self.secrets = frozenset(s for s in (*secrets, *(auth.secrets() if auth else ())) if s)
-        self.requests = 0
         self._base = httpx.URL(base_url)
+        given = [*secrets, *(auth.secrets() if auth else ())]
+        if self._base.password:  # in every URL httpx logs
+            given.append(self._base.password)
+        self.secrets = frozenset(form for secret in given if secret for form in url_forms(secret))
+        self.requests = 0
         # httpx's own rule for a relative URL: appended to the base URL's path with one "/".
         self._prefix = str(self._base) if str(self._base).endswith("/") else f"{self._base}/"
         register_secrets(self.secrets)
@@ -600,7 +613,11 @@ class AsyncHttpClient(_Base):
         (auth flows, redirects, event hooks) the toolkit does not use, and it costs more CPU
         than the transport itself. Default headers, cookies, ``elapsed`` and httpx's log line
         are kept as the client keeps them."""
-        if self._transport is None:  # a proxy: httpx's client picks the transport for the URL
+        if self._client.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")  # httpx's words
+        # A proxy (httpx's client picks the transport for the URL), or credentials in the URL
+        # (httpx's client sends them as Basic auth): both are httpx's client's to handle.
+        if self._transport is None or url.userinfo:
             return await self._client.request(method, url, headers=headers, json=json)
         merged = self._client.headers.copy()
         merged.update(headers)
@@ -613,8 +630,7 @@ class AsyncHttpClient(_Base):
         started = time.perf_counter()
         response = await self._transport.handle_async_request(request)
         response.request = request
-        response.read()  # the transport read it whole: no I/O left, and no async iteration
-        response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+        # In httpx's order: cookies and the log line even when the body then fails to decode.
         if "set-cookie" in response.headers:
             cookies.extract_cookies(response)
         _httpx_logger.info(
@@ -625,6 +641,10 @@ class AsyncHttpClient(_Base):
             response.status_code,
             response.reason_phrase,
         )
+        response.read()  # the transport read it whole: no I/O left, and no async iteration
+        response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+        if response.has_redirect_location:  # httpx's client offers the redirect, not following it
+            response.next_request = self._client._build_redirect_request(request, response)
         return response
 
     async def get(self, url: str, **kwargs: Any) -> httpx.Response:

@@ -1,6 +1,7 @@
 """The HTTP toolkit against a real HTTP server on loopback."""
 
 import asyncio
+import base64
 import json
 import logging
 import socket
@@ -119,6 +120,12 @@ class Server:
                     return self.reply(200, {"results": ITEMS[offset : offset + limit]})
                 if path == "/login":
                     return self.reply(200, {}, {"Set-Cookie": "session=s1; Path=/"})
+                if path == "/moved":
+                    return self.reply(302, {}, {"Location": "/echo?from=moved"})
+                if path == "/bad-gzip":  # says gzip, is not; sets a cookie all the same
+                    return self.reply(
+                        200, "plain", {"Content-Encoding": "gzip", "Set-Cookie": "seen=1; Path=/"}
+                    )
                 return self.reply(
                     200,
                     {
@@ -396,3 +403,75 @@ def test_get_many_stops_at_the_first_error_and_raises_it(server: Server):
     error = asyncio.run(go())
     assert error.status_code == 404
     assert server.hits["/slow"] <= 2  # the one under way when /missing failed, not the other nine
+
+
+def test_the_async_client_offers_a_redirect_without_following_it(server: Server):
+    async def go() -> httpx.Response:
+        async with AsyncHttpClient(server.url) as api:
+            return await api.get("/moved")
+
+    response = asyncio.run(go())
+    assert response.status_code == 302 and server.hits.get("/echo") is None
+    assert response.next_request is not None and response.next_request.url == f"{server.url}/echo?from=moved"
+
+
+def test_a_body_that_fails_to_decode_still_leaves_its_cookie_and_log_line(server: Server, caplog):
+    caplog.set_level(logging.INFO, logger="httpx")
+
+    async def go() -> AsyncHttpClient:
+        async with AsyncHttpClient(server.url) as api:
+            with pytest.raises(httpx.DecodingError):
+                await api.get("/bad-gzip")
+            return api
+
+    api = asyncio.run(go())
+    assert api._client.cookies.get("seen") == "1"
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert len(lines) == 1 and lines[0].endswith('"HTTP/1.1 200 OK"')
+
+
+def test_credentials_in_the_base_url_are_sent_and_never_logged(server: Server, caplog):
+    caplog.set_level(logging.DEBUG)
+    password = "url-pw-2718281828"
+    base = server.url.replace("http://", f"http://alice:{password}@")
+
+    async def go() -> dict:
+        async with AsyncHttpClient(base) as api:
+            return (await api.get("/echo")).json()
+
+    sent = base64.b64decode(asyncio.run(go())["auth"].removeprefix("Basic ")).decode()
+    assert sent == f"alice:{password}"
+    with HttpClient(base) as api:
+        assert api.get("/echo").json()["auth"] == f"Basic {base64.b64encode(sent.encode()).decode()}"
+    assert "HTTP Request: GET" in caplog.text and password not in caplog.text
+
+
+def test_a_closed_async_client_refuses_to_send(server: Server):
+    async def go() -> None:
+        api = AsyncHttpClient(server.url)
+        await api.aclose()
+        await api.get("/echo")
+
+    with pytest.raises(RuntimeError, match="client has been closed"):
+        asyncio.run(go())
+    assert "/echo" not in server.hits
+
+
+@pytest.mark.parametrize("client", ["sync", "async"])
+def test_a_key_that_a_url_percent_encodes_is_still_kept_out_of_the_logs(server: Server, caplog, client: str):
+    caplog.set_level(logging.DEBUG)
+    key = "k3y/with+slash=and plus=="  # base64-like: the query carries it percent-encoded
+    auth = ApiKeyAuth(key, header=None, query="key")
+    if client == "sync":
+        with HttpClient(server.url, auth=auth) as api:
+            echoed = api.get("/echo").json()
+    else:
+
+        async def go() -> dict:
+            async with AsyncHttpClient(server.url, auth=auth) as api:
+                return (await api.get("/echo")).json()
+
+        echoed = asyncio.run(go())
+    assert echoed["query"] == {"key": key}
+    assert "HTTP Request: GET" in caplog.text
+    assert "k3y" not in caplog.text
