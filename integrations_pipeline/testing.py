@@ -25,6 +25,7 @@ from integrations_pipeline.compile import compile_integration, deployments_parti
 from integrations_pipeline.discovery import Integration, load_catalog
 from integrations_pipeline.errors import IntegrationLoadError
 from integrations_pipeline.execution import TaskOutcome, capture_outcomes
+from integrations_pipeline.http_client import url_forms
 from integrations_pipeline.io_manager import run_scoped_io_manager
 
 __all__ = [
@@ -140,7 +141,8 @@ def run_integration(
 
 
 def secret_leaks(result: IntegrationRunResult, secrets: Iterable[str], *texts: str) -> list[str]:
-    """Where any of ``secrets`` shows up: the run's Dagster event log, its task outcomes, ``texts``.
+    """Where any of ``secrets`` shows up, as it is or percent-encoded: the run's Dagster event
+    log, its task outcomes, ``texts``.
 
     Pass what else the test captured (``capfd.readouterr()``, ``caplog.text``) as ``texts``.
     The answer names the place and the secret's position in ``secrets``, never the secret::
@@ -154,8 +156,9 @@ def secret_leaks(result: IntegrationRunResult, secrets: Iterable[str], *texts: s
     places += [(f"outcome of task '{t}'", repr(o)) for t, o in result.tasks.items()]
     places += [("run errors", repr(result.errors))]
     places += [(f"captured text {i}", text) for i, text in enumerate(texts)]
-    values = list(secrets)
-    found = [(where, n) for where, text in places for n, s in enumerate(values) if s and s in text]
+    # A secret in a URL is percent-encoded there: each form is searched for.
+    forms = [url_forms(s) if s else set() for s in secrets]
+    found = [(where, n) for where, text in places for n, f in enumerate(forms) if any(x in text for x in f)]
     return [f"secret #{n} in {where}" for where, n in found]
 
 

@@ -17,3 +17,9 @@ def test_secret_leaks_finds_nothing_when_the_secret_is_redacted():
     result = run_integration("hello_world", {"api_key": "hello-test-key"})
     assert result.event_log, "the run's event log is kept on the result"
     assert secret_leaks(result, ["hello-test-key"]) == []
+
+
+def test_secret_leaks_finds_a_secret_percent_encoded_in_a_url():
+    result = run_integration("hello_world", {"api_key": "hello-test-key"})
+    logged = "GET https://api.example/items?key=abc%2Fdef%2Bghi%3D"
+    assert secret_leaks(result, ["abc/def+ghi="], logged) == ["secret #0 in captured text 0"]
