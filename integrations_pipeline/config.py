@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import dagster as dg
 import jsonschema
@@ -28,6 +29,15 @@ DEFAULT_TASK_TIMEOUT = 900.0
 REDACTED = "***"
 # Shorter secrets would redact ordinary words; no real credential is this short.
 MIN_SECRET_LENGTH = 4
+# Characters a query keeps as they are when a URL is given whole (RFC 3986), as httpx keeps them.
+_QUERY_SAFE = "!$&'()*+,;=:@/?~"
+
+
+def secret_forms(secret: str) -> set[str]:
+    """``secret`` and the forms it takes inside a URL, as log lines show URLs: a key with
+    ``/``, ``+`` or ``=`` (base64) is percent-encoded as a query parameter. For most secrets
+    this is the secret alone."""
+    return {secret, quote_plus(secret), quote(secret, safe=""), quote(secret, safe=_QUERY_SAFE)}
 
 
 def is_secret_field(schema: Mapping[str, Any]) -> bool:
@@ -193,7 +203,7 @@ def resolve_config(
         values=values,
         tasks=tuple(tasks),
         task_timeout=float(task_timeout) if task_timeout is not None else DEFAULT_TASK_TIMEOUT,
-        secrets=frozenset(s for s in secrets if len(s) >= MIN_SECRET_LENGTH),
+        secrets=frozenset(form for s in secrets if len(s) >= MIN_SECRET_LENGTH for form in secret_forms(s)),
         literal_secrets=bool(schema_secrets - env_values),
     )
 

@@ -28,11 +28,10 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import httpx
 
-from integrations_pipeline.config import redact
+from integrations_pipeline.config import redact, secret_forms
 from integrations_pipeline.http_transport import MAX_CONNECTIONS, AsyncHttp11Transport
 from integrations_pipeline.redaction import register_secrets
 
@@ -142,15 +141,6 @@ class BasicAuth:
 
 
 Auth = BearerAuth | ApiKeyAuth | BasicAuth
-
-# Characters a query keeps as they are when a URL is given whole (RFC 3986), as httpx keeps them.
-_QUERY_SAFE = "!$&'()*+,;=:@/?~"
-
-
-def url_forms(secret: str) -> set[str]:
-    """``secret`` and the forms it takes inside a URL: a key with ``/``, ``+`` or ``=`` (base64)
-    is percent-encoded as a query parameter, and a log line shows it so."""
-    return {secret, quote_plus(secret), quote(secret, safe=""), quote(secret, safe=_QUERY_SAFE)}
 
 
 # --- retries, rate limit, cache -------------------------------------------------------------
@@ -385,7 +375,7 @@ class _Base:
         given = [*secrets, *(auth.secrets() if auth else ())]
         if self._base.password:  # in every URL httpx logs
             given.append(self._base.password)
-        self.secrets = frozenset(form for secret in given if secret for form in url_forms(secret))
+        self.secrets = frozenset(form for secret in given if secret for form in secret_forms(secret))
         self.requests = 0
         # httpx's own rule for a relative URL: appended to the base URL's path with one "/".
         self._prefix = str(self._base) if str(self._base).endswith("/") else f"{self._base}/"

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from integrations_pipeline.config import MIN_SECRET_LENGTH, redact
+from integrations_pipeline.config import MIN_SECRET_LENGTH, redact, secret_forms
 
 _SECRETS: set[str] = set()
 _LOCK = threading.Lock()
@@ -30,7 +30,7 @@ def register_secrets(secrets: Iterable[str]) -> None:
     if not secrets:
         return
     with _LOCK:
-        _SECRETS.update(secrets)
+        _SECRETS.update(form for secret in secrets for form in secret_forms(secret))
     _install()
 
 

@@ -22,10 +22,10 @@ from typing import Any
 import dagster as dg
 
 from integrations_pipeline.compile import compile_integration, deployments_partitions, disabled_insights
+from integrations_pipeline.config import secret_forms
 from integrations_pipeline.discovery import Integration, load_catalog
 from integrations_pipeline.errors import IntegrationLoadError
 from integrations_pipeline.execution import TaskOutcome, capture_outcomes
-from integrations_pipeline.http_client import url_forms
 from integrations_pipeline.io_manager import run_scoped_io_manager
 
 __all__ = [
@@ -157,7 +157,7 @@ def secret_leaks(result: IntegrationRunResult, secrets: Iterable[str], *texts: s
     places += [("run errors", repr(result.errors))]
     places += [(f"captured text {i}", text) for i, text in enumerate(texts)]
     # A secret in a URL is percent-encoded there: each form is searched for.
-    forms = [url_forms(s) if s else set() for s in secrets]
+    forms = [secret_forms(s) if s else set() for s in secrets]
     found = [(where, n) for where, text in places for n, f in enumerate(forms) if any(x in text for x in f)]
     return [f"secret #{n} in {where}" for where, n in found]
 

@@ -106,3 +106,8 @@ def test_unset_environment_variable_is_named(monkeypatch):
         IntegrationConfigError, match="environment variable NOT_SET_ANYWHERE, which is not set"
     ):
         resolve_config("demo", SCHEMA, {"api_key": {"env": "NOT_SET_ANYWHERE"}, "region": "us-east-1"})
+
+
+def test_a_secret_is_also_collected_in_the_forms_a_url_gives_it():
+    resolved = resolve_config("demo", SCHEMA, {"api_key": "b64/key+pad==", "region": "us-east-1"})
+    assert redact("GET /items?key=b64%2Fkey%2Bpad%3D%3D", resolved.secrets) == "GET /items?key=***"

@@ -288,6 +288,32 @@ def test_secrets_registered_at_run_time_are_redacted_everywhere(make_project, ca
     assert not secret_leaks(result, [token], caplog.text, *capfd.readouterr())
 
 
+IN_A_URL = """
+import logging
+from urllib.parse import urlencode
+
+from integrations_pipeline.sdk import TaskContext, task
+
+
+@task(name="call_vendor", type="collector")
+def call_vendor(self, ctx: TaskContext):
+    url = "https://vendor.example/items?" + urlencode({"key": ctx.config["api_key"]})
+    print("GET", url)
+    logging.getLogger("vendor.sdk").warning("GET %s", url)
+    ctx.add_log(f"called {url}")
+    return {"data": {"url": url}, "message": f"called {url}"}
+"""
+
+
+def test_a_config_secret_percent_encoded_in_a_url_is_redacted_too(make_project, capfd, caplog):
+    schema = {"type": "object", "properties": {"api_key": {"type": "string", "writeOnly": True}}}
+    project = make_project({"vendor": {"schema": schema, "files": {"collectors/call_vendor.py": IN_A_URL}}})
+    key = "b64/key+with=padding=="
+    result = run_integration("vendor", {"api_key": key}, project=project)
+    assert result["call_vendor"].data == {"url": "https://vendor.example/items?key=***"}
+    assert not secret_leaks(result, [key], caplog.text, *capfd.readouterr())
+
+
 BIG = """
 from integrations_pipeline.sdk import TaskContext, task
 
