@@ -43,7 +43,7 @@ class Runner(BaseRunner):
 
     class StageOne(BaseRunner.StageOne):
         def start(self):
-            return {{"api_key": self.config.get("api_key")}}
+            return dict(self.config)  # the config, as the base every task reads
 
     class StageTwo(BaseRunner.StageTwo):
         pass

@@ -35,6 +35,7 @@ import httpx
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_framework import ENTRY  # noqa: E402
 from integrations_pipeline.sdk import ApiKeyAuth, AsyncHttpClient  # noqa: E402
 
 PAGES = 1_000
@@ -172,24 +173,6 @@ def raw(base_url: str) -> int:
     return asyncio.run(_raw(base_url))
 
 
-ENTRY = """from integrations_pipeline.sdk import BaseRunner, register_tasks
-
-
-class Runner(BaseRunner):
-    name = "{name}"
-
-    def __init__(self, config):
-        config["integration_name"] = self.name
-        register_tasks(self.__class__)
-        super().__init__(config)
-
-    class StageOne(BaseRunner.StageOne):
-        def start(self):
-            return {{"api_key": self.config.get("api_key"), "base_url": self.config.get("base_url")}}
-
-    class StageTwo(BaseRunner.StageTwo):
-        pass
-"""
 COLLECTOR = """import asyncio
 
 from integrations_pipeline.sdk import ApiKeyAuth, TaskContext, task
