@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import JSON, DateTime, String, Text, select, update
+from sqlalchemy import JSON, DateTime, Engine, String, Text, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -78,7 +78,7 @@ def open_ticket(
 ) -> tuple[dict[str, Any], bool]:
     """Record a ticket for a failed run; returns (ticket, created). Idempotent per run."""
     summary = redact(error_summary, active_secrets())[:SUMMARY_CHARS]
-    with Session(engine(url)) as session:
+    with Session(_writer(url)) as session:
         existing = session.scalar(select(TicketRow).where(TicketRow.run_id == run_id))
         if existing is not None:
             return _record(existing), False
@@ -115,7 +115,7 @@ def deliver_pending(url: str | None = None, budget: float = DELIVERY_BUDGET_SECO
         return []
     deadline = time.monotonic() + budget
     results = []
-    with Session(engine(url)) as session:
+    with Session(engine(url), expire_on_commit=False) as session:
         pending = session.scalars(
             select(TicketRow)
             .where(TicketRow.webhook_deliveries < MAX_DELIVERIES)
@@ -126,36 +126,46 @@ def deliver_pending(url: str | None = None, budget: float = DELIVERY_BUDGET_SECO
             )
             .order_by(TicketRow.created_at)
         ).all()
-        for row in pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            kind = "deployment_not_run" if row.run_id.startswith("config:") else "integration_run_failed"
-            payload = {"type": kind, "ticket": _record(row)}
-            if not _claim(session, row):
-                continue
-            result = post_webhook(payload, timeout=min(WEBHOOK_TIMEOUT_SECONDS, remaining))
-            row.webhook = result
+    # Each write in a transaction of its own that takes SQLite's write lock as it begins:
+    # a write inside the read above fails at once when another deliverer wrote meanwhile.
+    writer = _writer(url)
+    for row in pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        kind = "deployment_not_run" if row.run_id.startswith("config:") else "integration_run_failed"
+        payload = {"type": kind, "ticket": _record(row)}
+        if not _claim(writer, row):
+            continue
+        result = post_webhook(payload, timeout=min(WEBHOOK_TIMEOUT_SECONDS, remaining))
+        with Session(writer) as session:
+            session.execute(update(TicketRow).where(TicketRow.id == row.id).values(webhook=result))
             session.commit()
-            results.append(result)
+        results.append(result)
     return results
 
 
-def _claim(session: Session, row: TicketRow) -> bool:
+def _writer(url: str | None) -> Engine:
+    """The engine for a read-then-write transaction: on SQLite it begins with the write lock."""
+    return engine(url).execution_options(sqlite_immediate=True)
+
+
+def _claim(writer: Engine, row: TicketRow) -> bool:
     """Mark ``row`` as being sent by this caller; False if another caller holds it."""
     if row.webhook and row.webhook.startswith(SENDING):
         since = datetime.fromisoformat(row.webhook.removeprefix(SENDING))
         if (utcnow() - since).total_seconds() < SENDING_LEASE_SECONDS:
             return False
-    claimed = session.execute(  # type: ignore[attr-defined]  # an UPDATE's result has rowcount
-        update(TicketRow)
-        .where(TicketRow.id == row.id)
-        .where(TicketRow.webhook_deliveries == row.webhook_deliveries)
-        .where(TicketRow.webhook.is_(None) if row.webhook is None else TicketRow.webhook == row.webhook)
-        .values(webhook=f"{SENDING}{utcnow().isoformat()}", webhook_deliveries=row.webhook_deliveries + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.commit()
+    with Session(writer) as session:
+        claimed = session.execute(  # type: ignore[attr-defined]  # an UPDATE's result has rowcount
+            update(TicketRow)
+            .where(TicketRow.id == row.id)
+            .where(TicketRow.webhook_deliveries == row.webhook_deliveries)
+            .where(TicketRow.webhook.is_(None) if row.webhook is None else TicketRow.webhook == row.webhook)
+            .values(webhook=f"{SENDING}{utcnow().isoformat()}", webhook_deliveries=row.webhook_deliveries + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
     return bool(claimed)
 
 
