@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import DateTime, Integer, String, Text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -115,8 +115,7 @@ def alert_new_findings(run: dg.DagsterRun, store: FindingStore) -> str | None:
             ],
         }
         result = post_webhook(payload)
-        alert = session.get(Alert, run.run_id)
-        if alert is not None:
-            alert.result = result
-            session.commit()
+        # A write without a read first: it waits its turn on SQLite (see write_engine).
+        session.execute(update(Alert).where(Alert.run_id == run.run_id).values(result=result))
+        session.commit()
         return result

@@ -66,6 +66,13 @@ def engine(url: str | None = None) -> Engine:
         return found
 
 
+def write_engine(url: str | None = None) -> Engine:
+    """``engine(url)`` for a transaction that reads and then writes. On SQLite it begins with
+    the write lock (BEGIN IMMEDIATE), waiting its turn: a transaction that read first cannot
+    start writing once another one wrote meanwhile, and fails with "database is locked"."""
+    return engine(url).execution_options(sqlite_immediate=True)
+
+
 def _create_engine(url: str) -> Engine:
     created = _bare_engine(url)
     _create_tables(created)

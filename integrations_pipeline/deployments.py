@@ -19,7 +19,7 @@ from sqlalchemy import JSON, Boolean, DateTime, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from integrations_pipeline.config import check_stored_config
-from integrations_pipeline.database import Base, as_utc, engine, utcnow
+from integrations_pipeline.database import Base, as_utc, engine, utcnow, write_engine
 from integrations_pipeline.discovery import Catalog
 from integrations_pipeline.errors import IntegrationConfigError, IntegrationError
 
@@ -161,6 +161,7 @@ class DeploymentStore:
 
     def __init__(self, url: str | None = None) -> None:
         self.engine = engine(url)
+        self.writer = write_engine(url)  # reads, then writes
 
     def get(self, name: str) -> Deployment:
         with Session(self.engine) as session:
@@ -184,7 +185,7 @@ class DeploymentStore:
 
     def add(self, deployment: Deployment, catalog: Catalog) -> Deployment:
         validate(deployment, catalog)
-        with Session(self.engine) as session, session.begin():
+        with Session(self.writer) as session, session.begin():
             if session.scalar(select(DeploymentRow.id).where(DeploymentRow.name == deployment.name)):
                 raise DeploymentError(f"deployment '{deployment.name}' exists already; use update")
             _insert(session, deployment)
@@ -204,7 +205,7 @@ class DeploymentStore:
         updated = Deployment(**{**{f: getattr(current, f) for f in FIELDS}, **wanted})
         if set(wanted) != {"paused"}:  # pausing a deployment that went bad must always work
             validate(updated, catalog)
-        with Session(self.engine) as session, session.begin():
+        with Session(self.writer) as session, session.begin():
             row = session.scalar(select(DeploymentRow).where(DeploymentRow.name == name))
             assert row is not None
             _change(row, wanted)
@@ -220,14 +221,14 @@ class DeploymentStore:
         """Ask the scheduler for one run now; returns the request's id."""
         self.get(name)
         token = str(uuid.uuid4())
-        with Session(self.engine) as session, session.begin():
+        with Session(self.writer) as session, session.begin():
             row = session.scalar(select(DeploymentRow).where(DeploymentRow.name == name))
             assert row is not None
             row.run_requested = token
         return token
 
     def clear_run_request(self, name: str, token: str) -> None:
-        with Session(self.engine) as session, session.begin():
+        with Session(self.writer) as session, session.begin():
             row = session.scalar(select(DeploymentRow).where(DeploymentRow.name == name))
             if row is not None and row.run_requested == token:
                 row.run_requested = None

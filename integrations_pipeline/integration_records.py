@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from integrations_pipeline.database import Base, engine, utcnow
+from integrations_pipeline.database import Base, engine, utcnow, write_engine
 from integrations_pipeline.discovery import Catalog
 
 SYNCED = ("title", "description", "enabled", "version", "config_schema", "tasks", "load_error")
@@ -65,7 +65,7 @@ def init_integrations(catalog: Catalog, url: str | None = None) -> list[str]:
     wanted = _wanted(catalog)
     changes: list[str] = []
     now = utcnow()
-    with Session(engine(url)) as session, session.begin():
+    with Session(write_engine(url)) as session, session.begin():
         existing = {row.name: row for row in session.scalars(select(IntegrationRow))}
         for name, values in wanted.items():
             row = existing.get(name)

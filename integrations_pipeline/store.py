@@ -21,7 +21,7 @@ from typing import Any, Literal
 from sqlalchemy import JSON, DateTime, Integer, String, Text, and_, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from integrations_pipeline.database import Base, as_utc, database_url, engine, utcnow
+from integrations_pipeline.database import Base, as_utc, database_url, engine, utcnow, write_engine
 
 EvaluationStatus = Literal["passed", "violation", "error", "skipped"]
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -144,6 +144,7 @@ class FindingStore:
     def __init__(self, url: str | None = None) -> None:
         self.url = url or database_url()
         self.engine = engine(self.url)
+        self.writer = write_engine(self.url)
 
     def record_evaluation(
         self,
@@ -169,7 +170,7 @@ class FindingStore:
         now = utcnow()
         summary = EvaluationSummary(status=status)
         reported = merge_reported(reported)
-        with Session(self.engine.execution_options(sqlite_immediate=True)) as session:
+        with Session(self.writer) as session:
             self._begin_serialized(session, finding_uid(integration, deployment, task))
             mutes = MuteIndex.active(session, now)
             if status in ("passed", "violation"):

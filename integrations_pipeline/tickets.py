@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from integrations_pipeline.config import redact
-from integrations_pipeline.database import Base, as_utc, engine, utcnow
+from integrations_pipeline.database import Base, as_utc, engine, utcnow, write_engine
 from integrations_pipeline.redaction import active_secrets
 
 WEBHOOK_ENV = "INTEGRATIONS_WEBHOOK_URL"
@@ -78,7 +78,7 @@ def open_ticket(
 ) -> tuple[dict[str, Any], bool]:
     """Record a ticket for a failed run; returns (ticket, created). Idempotent per run."""
     summary = redact(error_summary, active_secrets())[:SUMMARY_CHARS]
-    with Session(_writer(url)) as session:
+    with Session(write_engine(url)) as session:
         existing = session.scalar(select(TicketRow).where(TicketRow.run_id == run_id))
         if existing is not None:
             return _record(existing), False
@@ -126,9 +126,8 @@ def deliver_pending(url: str | None = None, budget: float = DELIVERY_BUDGET_SECO
             )
             .order_by(TicketRow.created_at)
         ).all()
-    # Each write in a transaction of its own that takes SQLite's write lock as it begins:
-    # a write inside the read above fails at once when another deliverer wrote meanwhile.
-    writer = _writer(url)
+    # Each write in a transaction of its own, not inside the read above (see write_engine).
+    writer = write_engine(url)
     for row in pending:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -143,11 +142,6 @@ def deliver_pending(url: str | None = None, budget: float = DELIVERY_BUDGET_SECO
             session.commit()
         results.append(result)
     return results
-
-
-def _writer(url: str | None) -> Engine:
-    """The engine for a read-then-write transaction: on SQLite it begins with the write lock."""
-    return engine(url).execution_options(sqlite_immediate=True)
 
 
 def _claim(writer: Engine, row: TicketRow) -> bool:
