@@ -1,19 +1,24 @@
 """Framework overhead against plain Dagster, and the executor choice. Prints; asserts nothing.
 
-1. One synthetic integration (50 collectors, 50 insights, small data) compiled by the
-   framework, and the same written by hand in plain Dagster: definitions load and
-   in-process run, alternating, median of several rounds; ratios framework / plain.
-2. Definitions load for 100 integrations x 20 tasks against plain Dagster with as many
-   assets, checks and jobs.
+1. Load as a user pays it: a fresh Python process that imports the code location
+   (integrations_pipeline.definitions: the framework, discovery of the integrations and
+   building the definitions), against a fresh process that imports and builds the same
+   assets, checks and jobs written by hand in plain Dagster. For 1 integration x 100 tasks
+   and for 100 integrations x 20 tasks; wall and CPU time, medians, ratios framework / plain.
+2. One synthetic integration (50 collectors, 50 insights, small data) compiled by the
+   framework, and the same written by hand in plain Dagster: in-process run, alternating,
+   median of several rounds; ratio framework / plain. (In-process load is printed too: it
+   leaves the imports out, which a user always pays.)
 3. The executor for many small tasks: in-process against multiprocess, one integration.
 
-Usage: python benchmarks/bench_framework.py [--rounds N] [--skip-executors]
+Usage: python benchmarks/bench_framework.py [--rounds N] [--skip-executors] [--in-process-many]
 """
 
 import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,9 +31,10 @@ import dagster as dg
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from integrations_pipeline.compile import build_definitions  # noqa: E402
-from integrations_pipeline.discovery import load_catalog  # noqa: E402
-from integrations_pipeline.tasks import REGISTRY  # noqa: E402
+from benchmarks.plain_location import plain_defs  # noqa: E402
+from integrations_pipeline.authoring.tasks import REGISTRY  # noqa: E402
+from integrations_pipeline.catalog.discovery import load_catalog  # noqa: E402
+from integrations_pipeline.orchestration.build import build_definitions  # noqa: E402
 
 ENTRY = """from integrations_pipeline.sdk import BaseRunner, register_tasks
 
@@ -159,30 +165,54 @@ def write_plain_project(root: Path, integrations: int, pairs: int) -> Path:
     return root
 
 
-def plain_defs(project: Path, integrations: int, pairs: int) -> dg.Definitions:
-    """Import the hand-written modules and build their Definitions, as a code location would."""
-    import importlib
+REPOSITORY = Path(__file__).resolve().parent.parent
+FRAMEWORK_LOAD = (
+    "from integrations_pipeline.definitions import defs; defs.get_repository_def().get_all_jobs()"
+)
+PLAIN_LOAD = (
+    "import sys; from pathlib import Path; from benchmarks.plain_location import plain_defs; "
+    "plain_defs(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))"
+)
 
-    for module in [m for m in sys.modules if m == project.name or m.startswith(project.name + ".")]:
-        del sys.modules[module]
-    if str(project.parent) not in sys.path:
-        sys.path.insert(0, str(project.parent))
-    assets, checks, jobs, resources = [], [], [], {}
-    for k in range(integrations):
-        name = f"synth_{k:03d}"
-        package = importlib.import_module(f"{project.name}.{name}")
-        resources[name] = package.Session.configure_at_launch()
-        jobs.append(package.job)
-        for i in range(pairs):
-            assets.append(
-                getattr(importlib.import_module(f"{package.__name__}.collect_{i:03d}"), f"collect_{i:03d}")
-            )
-            checks.append(
-                getattr(importlib.import_module(f"{package.__name__}.judge_{i:03d}"), f"judge_{i:03d}")
-            )
-    defs = dg.Definitions(assets=assets, asset_checks=checks, jobs=jobs, resources=resources)
-    defs.get_repository_def().get_all_jobs()
-    return defs
+
+def fresh_process(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of a new Python process running ``code``."""
+    before = os.times()
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=REPOSITORY,
+        env={**os.environ, **(env or {})},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - started
+    after = os.times()
+    return wall, (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+
+
+def compare_fresh_loads(rounds: int, scratch: Path) -> None:
+    for integrations, pairs in ((1, 50), (100, 10)):
+        label = f"{integrations}x{pairs * 2}"
+        project = write_project(scratch / f"fresh_{label}", integrations, pairs)
+        plain = write_plain_project(scratch / f"fresh_plain_{label}", integrations, pairs)
+        env = {"INTEGRATIONS_PROJECT_DIR": str(project)}
+        walls: dict[str, list[float]] = {"framework": [], "plain": []}
+        cpus: dict[str, list[float]] = {"framework": [], "plain": []}
+        for round_ in range(rounds + 1):  # the first round warms the OS's file cache
+            for kind in ("framework", "plain"):
+                if kind == "framework":
+                    wall, cpu = fresh_process(FRAMEWORK_LOAD, env=env)
+                else:
+                    wall, cpu = fresh_process(PLAIN_LOAD, str(plain), str(integrations), str(pairs))
+                if round_:
+                    walls[kind].append(wall)
+                    cpus[kind].append(cpu)
+        title = f"{integrations} integration(s) x {pairs * 2} tasks"
+        _report(f"fresh-process load, {title} (wall)", walls, target=1.2)
+        _report(f"fresh-process load, {title} (CPU) ", cpus, target=1.2)
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
@@ -218,7 +248,7 @@ def compare_one_integration(rounds: int, scratch: Path) -> None:
             if round_:
                 loads[kind].append(load_s)
                 runs[kind].append(run_s)
-    _report("1 integration, 50 collectors + 50 insights: load", loads, target=1.2)
+    _report("1 integration, 50 collectors + 50 insights: in-process load (no imports)", loads, target=1.2)
     _report("1 integration, 50 collectors + 50 insights: run ", runs, target=1.15)
 
 
@@ -287,12 +317,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-executors", action="store_true")
+    parser.add_argument(
+        "--in-process-many", action="store_true", help="also load 100 x 20 in-process (no imports)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         scratch = Path(tmp)
         os.environ["INTEGRATIONS_HOME"] = str(scratch / "integrations-home")
+        compare_fresh_loads(args.rounds, scratch)
         compare_one_integration(args.rounds, scratch)
-        compare_many_integrations(max(1, args.rounds // 2), scratch)
+        if args.in_process_many:
+            compare_many_integrations(max(1, args.rounds // 2), scratch)
         if not args.skip_executors:
             os.environ["BENCH_SYNTHETIC_PROJECT"] = str(scratch / "executors")
             compare_executors(scratch)

@@ -4,8 +4,8 @@ multiprocess executor can reconstruct the job in its step processes."""
 import os
 from pathlib import Path
 
-from integrations_pipeline.compile import build_definitions
-from integrations_pipeline.discovery import load_catalog
+from integrations_pipeline.catalog.discovery import load_catalog
+from integrations_pipeline.orchestration.build import build_definitions
 
 defs = build_definitions(load_catalog(Path(os.environ["BENCH_SYNTHETIC_PROJECT"])))
 

@@ -1,6 +1,6 @@
 """The code location: every integration in integrations.json, compiled into Dagster."""
 
-from integrations_pipeline.compile import build_definitions
-from integrations_pipeline.discovery import load_catalog
+from integrations_pipeline.catalog.discovery import load_catalog
+from integrations_pipeline.orchestration.build import build_definitions
 
 defs = build_definitions(load_catalog())

@@ -21,17 +21,20 @@ from typing import Any
 
 import dagster as dg
 
-from integrations_pipeline.compile import compile_integration, deployments_partitions, disabled_insights
-from integrations_pipeline.config import secret_forms
-from integrations_pipeline.discovery import Integration, load_catalog
-from integrations_pipeline.errors import IntegrationLoadError
-from integrations_pipeline.execution import TaskOutcome, capture_outcomes
-from integrations_pipeline.io_manager import run_scoped_io_manager
+from integrations_pipeline.catalog.discovery import Integration, load_catalog
+from integrations_pipeline.common.errors import IntegrationLoadError
+from integrations_pipeline.common.redaction import secret_forms
+from integrations_pipeline.execution.tasks import TaskOutcome, capture_outcomes
+from integrations_pipeline.orchestration.build import compile_integration, disabled_insights
+from integrations_pipeline.orchestration.finalize import finalize_run, run_errors
+from integrations_pipeline.orchestration.io_manager import run_scoped_io_manager
+from integrations_pipeline.orchestration.keys import deployments_partitions
 
 __all__ = [
     "IntegrationRunResult",
     "TaskOutcome",
     "load_integration_by_name",
+    "run_errors",
     "run_integration",
     "secret_leaks",
 ]
@@ -120,8 +123,6 @@ def run_integration(
             if partitions and not instance.has_dynamic_partition(partitions, deployment):
                 instance.add_dynamic_partitions(partitions, [deployment])
         result = _execute(job, name, run_config_values, instance, run_id, tags, deployment)
-        from integrations_pipeline.alerts import finalize_run
-
         finalize_run(instance, result[0].dagster_run, disabled=disabled_insights(integration))
         event_log = list(instance.all_logs(run_id))
     by_task = {outcome.task: outcome for outcome in result[1]}
@@ -181,29 +182,3 @@ def _execute(
             raise_on_error=False,
         )
     return result, list(outcomes)
-
-
-def run_errors(events: Iterable[dg.DagsterEvent]) -> list[str]:
-    """The error messages of failed steps, resources and the run, in order."""
-    messages = []
-    for event in events:
-        data = event.event_specific_data
-        error = getattr(data, "error", None)
-        if error is not None and event.event_type in (
-            dg.DagsterEventType.STEP_FAILURE,
-            dg.DagsterEventType.RUN_FAILURE,
-            dg.DagsterEventType.RESOURCE_INIT_FAILURE,
-            dg.DagsterEventType.ENGINE_EVENT,
-        ):
-            messages.append(_innermost(error))
-        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            user = getattr(data, "user_failure_data", None)
-            if user is not None and user.description:
-                messages.append(user.description)
-    return list(dict.fromkeys(messages))
-
-
-def _innermost(error: Any) -> str:
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
-    return str(error.message).strip()

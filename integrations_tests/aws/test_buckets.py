@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from integrations_pipeline.store import get_store
+from integrations_pipeline.findings.store import get_store
 from integrations_pipeline.testing import run_integration
 
 from .conftest import ACCOUNT, Moto

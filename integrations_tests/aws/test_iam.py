@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from moto.iam.models import iam_backends
 
-from integrations_pipeline.store import get_store
+from integrations_pipeline.findings.store import get_store
 from integrations_pipeline.testing import run_integration
 
 from .conftest import ACCOUNT, Moto

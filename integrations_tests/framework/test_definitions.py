@@ -9,7 +9,7 @@ import dagster as dg
 from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 
-from integrations_pipeline.store import get_store
+from integrations_pipeline.findings.store import get_store
 from integrations_tests.conftest import PROJECT
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")

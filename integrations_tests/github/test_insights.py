@@ -1,6 +1,6 @@
 """Each github insight on its fail, pass and empty cases, against a local GitHub API."""
 
-from integrations_pipeline.store import get_store
+from integrations_pipeline.findings.store import get_store
 from integrations_pipeline.testing import run_integration
 from integrations_tests.github.fake_github import GitHub, config
 

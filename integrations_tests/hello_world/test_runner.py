@@ -1,6 +1,6 @@
 """hello_world, as the seed's tests/hello_world/test_runner.py: every task succeeds."""
 
-from integrations_pipeline.store import get_store
+from integrations_pipeline.findings.store import get_store
 from integrations_pipeline.testing import run_integration
 
 CONFIG = {"api_key": "hello-test-key"}

@@ -27,9 +27,9 @@ from dagster._core.instance.ref import InstanceRef
 from dagster_graphql import DagsterGraphQLClient
 from sqlalchemy.engine import make_url
 
-from integrations_pipeline.integration_records import list_integration_records
-from integrations_pipeline.store import get_store
-from integrations_pipeline.tickets import list_tickets
+from integrations_pipeline.findings.store import get_store
+from integrations_pipeline.operations.records import list_integration_records
+from integrations_pipeline.operations.tickets import list_tickets
 from integrations_tests.conftest import POSTGRES_ADMIN_URL, PROJECT
 
 SECRET = "e2e-hello-secret-31f0"

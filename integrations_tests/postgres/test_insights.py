@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from integrations_pipeline.store import get_store
+from integrations_pipeline.findings.store import get_store
 from integrations_pipeline.testing import IntegrationRunResult, run_integration
 
 from .conftest import Scratch

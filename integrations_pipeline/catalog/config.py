@@ -1,0 +1,342 @@
+"""An integration's config: validation against its JSON Schema, and the secrets in it.
+
+The whole JSON Schema is enforced with jsonschema before any task runs (jsonschema is
+imported then, not when the code location loads). Values that came from environment
+variables or that the schema marks secret (``writeOnly: true`` or ``format: password``)
+are collected so they can be redacted. Dagster's view of the schema is in
+:mod:`integrations_pipeline.catalog.config_schema`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from integrations_pipeline.common.errors import IntegrationConfigError
+from integrations_pipeline.common.paths import data_dir
+from integrations_pipeline.common.redaction import MIN_SECRET_LENGTH, redact, secret_forms
+
+COMMON_KEYS = ("task_timeout", "tasks")
+DEFAULT_TASK_TIMEOUT = 900.0
+
+
+def is_secret_field(schema: Mapping[str, Any]) -> bool:
+    """The marker for secret fields: ``"writeOnly": true`` or ``"format": "password"``."""
+    return schema.get("writeOnly") is True or schema.get("format") == "password"
+
+
+def schema_problem(schema: Mapping[str, Any]) -> str | None:
+    """What makes ``schema`` an invalid JSON Schema (``at <path>: <why>``), or None.
+
+    Schemas found valid are remembered by digest (seed 003's validation cache): every process
+    that loads the catalog checks them, and importing jsonschema alone costs 0.15 s.
+    """
+    digest = _schema_digest(schema)
+    if digest in _valid_schemas():
+        return None
+    import jsonschema
+
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as error:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        return f"at {where}: {error.message}"
+    _remember_valid_schema(digest)
+    return None
+
+
+VALID_SCHEMAS_FILE = "valid-schemas.json"
+
+
+def _schema_digest(schema: Mapping[str, Any]) -> str:
+    from importlib.metadata import version
+
+    text = json.dumps(schema, sort_keys=True, default=repr)
+    return hashlib.sha256(f"jsonschema {version('jsonschema')}\n{text}".encode()).hexdigest()
+
+
+def _valid_schemas() -> set[str]:
+    try:
+        known = json.loads((data_dir() / "cache" / VALID_SCHEMAS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return set(known) if isinstance(known, list) else set()
+
+
+def _remember_valid_schema(digest: str) -> None:
+    """Add ``digest`` to the cache; a cache that cannot be written (read-only) is skipped."""
+    path = data_dir() / "cache" / VALID_SCHEMAS_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(sorted(_valid_schemas() | {digest})), encoding="utf-8")
+        os.replace(temporary, path)  # concurrent writers: the last wins, the others re-check later
+    except OSError:
+        pass
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """A run's config split into the integration's own keys and the common keys."""
+
+    values: dict[str, Any]
+    tasks: tuple[str, ...]
+    task_timeout: float
+    secrets: frozenset[str]
+    # Secret fields given as literal values (stored with the run) instead of {env: VAR}.
+    literal_secrets: bool = False
+
+
+def resolve_config(
+    integration: str,
+    schema: Mapping[str, Any],
+    config: Mapping[str, Any],
+    *,
+    unresolved: Mapping[str, Any] | None = None,
+) -> ResolvedConfig:
+    """Split off the common keys, enforce the JSON Schema and collect the secret values.
+
+    ``config`` has environment references already resolved (as Dagster gives it);
+    ``unresolved`` is the same config as written, to tell which values came from
+    ``{env: VAR}``. A config given here with ``{env: VAR}`` still unresolved is resolved.
+    """
+    values = _resolve_env(integration, dict(config))
+    schema_secrets = set(_secret_values(schema, values))
+    env_values = set(_env_values(unresolved if unresolved is not None else config, values))
+    secrets = schema_secrets | env_values
+    task_timeout = values.pop("task_timeout", None)
+    tasks = values.pop("tasks", None) or ()
+    _validate_common(integration, task_timeout, tasks)
+    _validate_schema(integration, schema, values, frozenset(secrets))
+    return ResolvedConfig(
+        values=values,
+        tasks=tuple(tasks),
+        task_timeout=float(task_timeout) if task_timeout is not None else DEFAULT_TASK_TIMEOUT,
+        secrets=frozenset(form for s in secrets if len(s) >= MIN_SECRET_LENGTH for form in secret_forms(s)),
+        literal_secrets=bool(schema_secrets - env_values),
+    )
+
+
+def _resolve_env(integration: str, value: Any, path: str = "") -> Any:
+    if isinstance(value, Mapping):
+        if _is_env_reference(value):
+            name = value["env"]
+            if name not in os.environ:
+                raise IntegrationConfigError(
+                    f"config field '{path}' refers to environment variable {name}, which is not set",
+                    integration=integration,
+                )
+            return os.environ[name]
+        return {k: _resolve_env(integration, v, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_env(integration, v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _env_values(unresolved: Any, resolved: Any) -> Iterable[str]:
+    if isinstance(unresolved, Mapping):
+        if set(unresolved) == {"env"} and isinstance(resolved, str | int | float | bool):
+            yield str(resolved)
+            return
+        if isinstance(resolved, Mapping):
+            for key, sub in unresolved.items():
+                if key in resolved:
+                    yield from _env_values(sub, resolved[key])
+    elif isinstance(unresolved, list) and isinstance(resolved, list):
+        for sub_u, sub_r in zip(unresolved, resolved, strict=False):
+            yield from _env_values(sub_u, sub_r)
+
+
+def _secret_values(schema: Mapping[str, Any], value: Any) -> Iterable[str]:
+    for _path, secret in secret_fields(schema, value):
+        if isinstance(secret, Mapping | list):
+            yield from (str(v) for v in _leaves(secret))
+        elif isinstance(secret, str | int | float) and not isinstance(secret, bool):
+            yield str(secret)
+
+
+def secret_fields(
+    schema: Mapping[str, Any],
+    value: Any,
+    root: Mapping[str, Any] | None = None,
+    path: tuple[str, ...] = (),
+    depth: int = 0,
+) -> Iterable[tuple[tuple[str, ...], Any]]:
+    """(path, value) of every field of ``value`` that ``schema`` marks secret.
+
+    Follows local ``$ref``, ``allOf``/``anyOf``/``oneOf``, ``properties``,
+    ``additionalProperties`` and ``items``.
+    """
+    root = root if root is not None else schema
+    if depth > 32:  # a recursive $ref: stop rather than loop
+        return
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        if isinstance(target, Mapping):
+            yield from secret_fields(target, value, root, path, depth + 1)
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for sub_schema in schema.get(keyword) or ():
+            if isinstance(sub_schema, Mapping):
+                yield from secret_fields(sub_schema, value, root, path, depth + 1)
+    if is_secret_field(schema):
+        yield path, value
+    if isinstance(value, Mapping) and not _is_env_reference(value):
+        properties = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub_schema = properties.get(key, extra if key not in properties else None)
+            if isinstance(sub_schema, Mapping):
+                yield from secret_fields(sub_schema, item, root, (*path, str(key)), depth + 1)
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for index, item in enumerate(value):
+            yield from secret_fields(schema["items"], item, root, (*path, str(index)), depth + 1)
+
+
+def _is_env_reference(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"env"} and isinstance(value["env"], str)
+
+
+def literal_secret_fields(schema: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """Dotted paths of secret fields given as literal values instead of ``{env: VAR}``."""
+    return sorted(
+        ".".join(path)
+        for path, value in secret_fields(schema, config)
+        if value is not None and not _is_env_reference(value)
+    )
+
+
+def check_stored_config(integration: str, schema: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+    """Validate a config that is stored to run later (a deployment's).
+
+    Secret fields must be ``{env: VAR}`` references. Fields whose variable is not set on
+    this machine are checked when the run starts; everything else is checked now.
+    """
+    literal = literal_secret_fields(schema, config)
+    if literal:
+        raise IntegrationConfigError(
+            f"config field '{literal[0]}' is secret: store it as {{env: VAR}}, not as a literal value",
+            integration=integration,
+        )
+    unset: list[tuple[str, ...]] = []
+    values = _substitute_env(config, (), unset)
+    task_timeout = values.pop("task_timeout", None)
+    tasks = values.pop("tasks", None) or ()
+    _validate_common(integration, task_timeout, tasks)
+    import jsonschema
+
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+    for error in validator.iter_errors(values):
+        path = tuple(str(p) for p in error.absolute_path)
+        missing = re.match(r"^'(.+)' is a required property$", error.message)
+        if error.validator == "required" and missing:
+            path = (*path, missing.group(1))
+        if any(path[: len(u)] == u for u in unset):
+            continue
+        env_values = frozenset(
+            os.environ[v["env"]] for v in _env_references(config) if v["env"] in os.environ
+        )
+        raise IntegrationConfigError(
+            f"config field '{'.'.join(path) or '(root)'}': {redact(error.message, env_values)}",
+            integration=integration,
+        )
+
+
+def _env_references(value: Any) -> Iterable[Mapping[str, str]]:
+    if _is_env_reference(value):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _env_references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _env_references(item)
+
+
+def _substitute_env(value: Any, path: tuple[str, ...], unset: list[tuple[str, ...]]) -> Any:
+    """``value`` with set env references resolved and unset ones left out (paths in ``unset``)."""
+    if isinstance(value, Mapping):
+        result = {}
+        for key, item in value.items():
+            if _is_env_reference(item):
+                if item["env"] not in os.environ:
+                    unset.append((*path, str(key)))
+                    continue
+                result[key] = os.environ[item["env"]]
+                continue
+            result[key] = _substitute_env(item, (*path, str(key)), unset)
+        return result
+    if isinstance(value, list):
+        items = []
+        for index, item in enumerate(value):
+            if _is_env_reference(item):
+                if item["env"] not in os.environ:
+                    unset.append((*path, str(index)))
+                    continue
+                items.append(os.environ[item["env"]])
+            else:
+                items.append(_substitute_env(item, (*path, str(index)), unset))
+        return items
+    return value
+
+
+def _leaves(value: Any) -> Iterable[Any]:
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    elif isinstance(value, str | int | float) and not isinstance(value, bool):
+        yield value
+
+
+def _validate_common(integration: str, task_timeout: Any, tasks: Any) -> None:
+    if task_timeout is not None and (
+        isinstance(task_timeout, bool)
+        or not isinstance(task_timeout, int | float)
+        or not math.isfinite(task_timeout)
+        or task_timeout <= 0
+    ):
+        raise IntegrationConfigError(
+            f"config field 'task_timeout' must be a positive number of seconds, got {task_timeout!r}",
+            integration=integration,
+        )
+    if not isinstance(tasks, list | tuple) or not all(isinstance(t, str) for t in tasks):
+        raise IntegrationConfigError(
+            "config field 'tasks' must be a list of task names", integration=integration
+        )
+
+
+def _validate_schema(
+    integration: str, schema: Mapping[str, Any], values: dict[str, Any], secrets: frozenset[str]
+) -> None:
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+    error = best_match(validator.iter_errors(values))
+    if error is None:
+        return
+    path = [str(p) for p in error.absolute_path]
+    missing = re.match(r"^'(.+)' is a required property$", error.message)
+    if error.validator == "required" and missing:
+        path.append(missing.group(1))
+    field = ".".join(path) or "(root)"
+    message = error.message
+    hidden = is_secret_field(error.schema) or (isinstance(error.instance, str) and error.instance in secrets)
+    if hidden:
+        message = f"does not satisfy '{error.validator}' (value hidden: secret)"
+    raise IntegrationConfigError(
+        f"config field '{field}': {redact(message, secrets)}", integration=integration
+    )

@@ -1,0 +1,155 @@
+"""An integration's JSON Schema translated into Dagster's config schema.
+
+The Dagster schema lets the launchpad show and type-check the config (every string also
+accepts ``{env: VAR}``); the whole JSON Schema is then enforced with jsonschema before any
+task runs (:mod:`integrations_pipeline.catalog.config`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import dagster as dg
+
+from integrations_pipeline.catalog.config import DEFAULT_TASK_TIMEOUT, is_secret_field
+from integrations_pipeline.common.errors import IntegrationConfigError, IntegrationLoadError
+
+
+def dagster_config_schema(integration: str, schema: Mapping[str, Any]) -> Any:
+    """The Dagster config type of an integration: its JSON Schema plus the common keys."""
+    translated = _translate_object(integration, schema, path=())
+    fields = dict(translated.fields)
+    if "task_timeout" not in fields:
+        fields["task_timeout"] = dg.Field(
+            dg.Float,
+            is_required=False,
+            description=(
+                "Seconds each task may run before it fails with a timeout "
+                f"(default {DEFAULT_TASK_TIMEOUT:g})."
+            ),
+        )
+    if "tasks" not in fields:
+        fields["tasks"] = dg.Field(
+            [str],
+            is_required=False,
+            description="Names of the only tasks to run; absent or empty runs all enabled tasks.",
+        )
+    return type(translated)(fields)
+
+
+def _describe(schema: Mapping[str, Any]) -> str | None:
+    parts = [str(schema[k]) for k in ("title", "description") if schema.get(k)]
+    if is_secret_field(schema):
+        parts.append("Secret: pass it as {env: VAR}.")
+    return " - ".join(parts) or None
+
+
+def _translate_object(integration: str, schema: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    properties = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    fields = {
+        key: _field(integration, sub, (*path, key), required=key in required)
+        for key, sub in properties.items()
+        if isinstance(sub, Mapping)
+    }
+    if schema.get("additionalProperties", True) is not False:
+        return dg.Permissive(fields)
+    return dg.Shape(fields)
+
+
+def _field(integration: str, schema: Mapping[str, Any], path: tuple[str, ...], *, required: bool) -> dg.Field:
+    config_type = _translate(integration, schema, path)
+    if "default" in schema:
+        _check_default(integration, schema, path)
+    kwargs: dict[str, Any] = {"description": _describe(schema)}
+    if "default" in schema and _default_fits(config_type, schema["default"]):
+        kwargs["default_value"] = schema["default"]
+        kwargs["is_required"] = False
+    else:
+        kwargs["is_required"] = required
+    return dg.Field(config_type, **kwargs)
+
+
+def _check_default(integration: str, schema: Mapping[str, Any], path: tuple[str, ...]) -> None:
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    field_schema = {k: v for k, v in schema.items() if k != "default"}
+    validator = jsonschema.validators.validator_for(field_schema)(field_schema)
+    error = best_match(validator.iter_errors(schema["default"]))
+    if error is not None:
+        raise IntegrationLoadError(
+            f"JSON Schema default of config field '{'.'.join(path)}' does not satisfy its own "
+            f"schema: {error.message}",
+            integration=integration,
+        )
+
+
+def _default_fits(config_type: Any, default: Any) -> bool:
+    # A null default only fits a nullable Dagster type; the field is then left optional.
+    return default is not None or isinstance(config_type, dg.Noneable)
+
+
+def _or_env(scalar: Any) -> dg.ScalarUnion:
+    # Like Dagster's StringSource, but the run resolves {env: VAR} itself (resolve_config):
+    # an unset variable then fails that run, naming the field, instead of failing the
+    # planning of the run (and with it a whole sensor tick) in the code server.
+    return dg.ScalarUnion(scalar_type=scalar, non_scalar_schema=dg.Shape({"env": dg.String}))
+
+
+_SCALARS: dict[str, Any] = {
+    "string": _or_env(dg.String),
+    "integer": _or_env(dg.Int),
+    "number": _or_env(dg.Float),
+    "boolean": _or_env(dg.Bool),
+}
+
+
+def _translate(integration: str, schema: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    json_type = schema.get("type")
+    if isinstance(json_type, list):
+        non_null = [t for t in json_type if t != "null"]
+        inner = (
+            _translate(integration, {**schema, "type": non_null[0]}, path) if len(non_null) == 1 else dg.Any
+        )
+        return dg.Noneable(inner) if "null" in json_type else inner
+    if "enum" in schema and json_type in (None, "string") and _all_strings(schema["enum"]):
+        return dg.Enum(
+            _enum_name(integration, path),
+            [dg.EnumValue(value) for value in schema["enum"]],
+        )
+    if json_type == "object":
+        return _translate_object(integration, schema, path)
+    if json_type == "array":
+        items = schema.get("items")
+        inner = _translate(integration, items, (*path, "item")) if isinstance(items, Mapping) else dg.Any
+        return dg.Array(inner)
+    return _SCALARS.get(json_type, dg.Any) if isinstance(json_type, str) else dg.Any
+
+
+def _all_strings(values: Iterable[Any]) -> bool:
+    return all(isinstance(v, str) for v in values)
+
+
+def _enum_name(integration: str, path: tuple[str, ...]) -> str:
+    # Dagster enum type names are global to the code location: readable, and made unique
+    # by a digest of the exact path (so `a_b.c` and `a.b_c` never share one).
+    readable = re.sub(r"[^A-Za-z0-9_]", "_", "__".join((integration, *path)))
+    digest = hashlib.sha1("\x1f".join((integration, *path)).encode()).hexdigest()[:8]
+    return f"{readable}_{digest}"
+
+
+def apply_dagster_schema(
+    integration: str, schema: Mapping[str, Any], config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``config`` as a Dagster run would see it: types checked, defaults filled, env resolved."""
+    from dagster._config import process_config, resolve_to_config_type
+
+    result = process_config(resolve_to_config_type(dagster_config_schema(integration, schema)), dict(config))
+    if not result.success:
+        problems = "; ".join(error.message for error in result.errors or [])
+        raise IntegrationConfigError(f"invalid config: {problems}", integration=integration)
+    return dict(result.value or {})

@@ -1,0 +1,42 @@
+"""The ``integrations`` command line: one module per command group.
+
+Parsing imports nothing heavy: each command imports what it needs when it runs, so
+``integrations --help`` starts fast and a command that only reads the database does not
+import every integration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from integrations_pipeline.cli import admin, catalog, deployments, findings
+from integrations_pipeline.common.errors import IntegrationError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except IntegrationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line: each group adds its commands."""
+    root = argparse.ArgumentParser(
+        prog="integrations", description="Integrations on Dagster: list, validate, run, triage, operate."
+    )
+    root.add_argument(
+        "--project",
+        type=Path,
+        default=None,
+        help="folder with integrations.json (default: this project)",
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    for group in (catalog, findings, admin, deployments):
+        group.register(commands)
+    return root

@@ -1,0 +1,163 @@
+"""Secret values kept out of everything a run shows: ``redact`` for text and results, and the
+process-wide redaction of what tasks print or log through ``logging``.
+
+Task results, ``add_log`` and errors are redacted by the session itself; this catches the
+rest: ``print()`` in a task (Dagster's compute logs) and library log records (an HTTP
+client logging a URL with a key). Secrets are registered when a session opens.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
+from urllib.parse import quote, quote_plus
+
+REDACTED = "***"
+
+
+# Shorter secrets would redact ordinary words; no real credential is this short.
+MIN_SECRET_LENGTH = 4
+
+
+# Characters a query keeps as they are when a URL is given whole (RFC 3986), as httpx keeps them.
+_QUERY_SAFE = "!$&'()*+,;=:@/?~"
+
+
+def secret_forms(secret: str) -> set[str]:
+    """``secret`` and the forms it takes inside a URL, as log lines show URLs: a key with
+    ``/``, ``+`` or ``=`` (base64) is percent-encoded as a query parameter. For most secrets
+    this is the secret alone."""
+    return {secret, quote_plus(secret), quote(secret, safe=""), quote(secret, safe=_QUERY_SAFE)}
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret value in ``text`` by ``***``."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_value(value: Any, secrets: frozenset[str]) -> Any:
+    """``redact`` applied to every string inside a JSON-like value.
+
+    Copy-on-write: containers without a secret are returned as they are, so a large
+    result costs one walk and no copy.
+    """
+    if not secrets:
+        return value
+    ordered = sorted(secrets, key=len, reverse=True)
+    if not isinstance(value, str):
+        # One scan of the pickled value (its strings are stored as UTF-8) is 5x faster than a
+        # walk, and most results hold no secret.
+        try:
+            pickled = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            pickled = None
+        if pickled is not None and not any(
+            secret.encode("utf-8", "surrogatepass") in pickled for secret in ordered
+        ):
+            return value
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            for secret in ordered:
+                if secret in item:
+                    return redact(item, ordered)
+            return item
+        if isinstance(item, Mapping):
+            copy: dict[Any, Any] | None = None
+            for n, (key, old) in enumerate(item.items()):
+                new_key, new = walk(key), walk(old)
+                if copy is None and (new_key is not key or new is not old):
+                    copy = dict(list(item.items())[:n])
+                if copy is not None:
+                    copy[new_key] = new
+            return item if copy is None else copy
+        if isinstance(item, list | tuple):
+            changed: list[Any] | None = None
+            for n, old in enumerate(item):
+                new = walk(old)
+                if changed is None and new is not old:
+                    changed = list(item[:n])
+                if changed is not None:
+                    changed.append(new)
+            return item if changed is None else changed
+        return item
+
+    return walk(value)
+
+
+_SECRETS: set[str] = set()
+_LOCK = threading.Lock()
+
+
+def register_secrets(secrets: Iterable[str]) -> None:
+    """Redact ``secrets`` from now on: from task results, logs, errors, stdout and stderr.
+
+    For values an integration obtains while it runs (a temporary token, an assumed role's
+    keys); config fields marked secret are registered already. Values shorter than
+    ``MIN_SECRET_LENGTH`` are ignored: they would mangle ordinary text.
+    """
+    secrets = [s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH]
+    if not secrets:
+        return
+    with _LOCK:
+        _SECRETS.update(form for secret in secrets for form in secret_forms(secret))
+    _install()
+
+
+def active_secrets() -> frozenset[str]:
+    with _LOCK:
+        return frozenset(_SECRETS)
+
+
+class _RedactingStream:
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text, active_secrets()) if isinstance(text, str) else text)
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = active_secrets()
+        if secrets:
+            message = record.getMessage()
+            redacted = redact(message, secrets)
+            if redacted != message:
+                record.msg, record.args = redacted, None
+        return True
+
+
+_FILTER = _RedactingFilter()
+LIBRARY_LOGGERS = ("httpx", "httpcore", "urllib3", "botocore", "integrations_pipeline.http")
+
+
+def _install() -> None:
+    with _LOCK:
+        if not isinstance(sys.stdout, _RedactingStream):
+            sys.stdout = _RedactingStream(sys.stdout)  # type: ignore[assignment]
+        if not isinstance(sys.stderr, _RedactingStream):
+            sys.stderr = _RedactingStream(sys.stderr)  # type: ignore[assignment]
+        for handler in logging.getLogger().handlers:
+            if _FILTER not in handler.filters:
+                handler.addFilter(_FILTER)
+        # HTTP clients log request URLs, query strings (API keys) included.
+        for name in LIBRARY_LOGGERS:
+            library = logging.getLogger(name)
+            if _FILTER not in library.filters:
+                library.addFilter(_FILTER)

@@ -1,0 +1,165 @@
+"""The application database: engine, base class and location (SQLite by default).
+
+Each table is declared by the stage that owns it: findings, evaluations, mutes and alerts
+(findings/), deployments, tickets and integrations (operations/).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase
+
+from integrations_pipeline.common.paths import data_dir
+
+DATABASE_URL_ENV = "INTEGRATIONS_DATABASE_URL"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Datetimes read back from SQLite are naive; they were written in UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def database_url() -> str:
+    """``INTEGRATIONS_DATABASE_URL``, or an SQLite file in :func:`data_dir`."""
+    configured = os.environ.get(DATABASE_URL_ENV)
+    if configured:
+        return configured
+    return f"sqlite:///{data_dir() / 'integrations.db'}"
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine(url: str | None = None) -> Engine:
+    """The (cached) engine for ``url``, with every table created."""
+    url = url or database_url()
+    with _ENGINES_LOCK:
+        found = _ENGINES.get(url)
+        if found is None:
+            found = _create_engine(url)
+            _ENGINES[url] = found
+        return found
+
+
+def write_engine(url: str | None = None) -> Engine:
+    """``engine(url)`` for a transaction that reads and then writes. On SQLite it begins with
+    the write lock (BEGIN IMMEDIATE), waiting its turn: a transaction that read first cannot
+    start writing once another one wrote meanwhile, and fails with "database is locked"."""
+    return engine(url).execution_options(sqlite_immediate=True)
+
+
+def _create_engine(url: str) -> Engine:
+    created = _bare_engine(url)
+    _create_tables(created)
+    return created
+
+
+def _bare_engine(url: str) -> Engine:
+    """An engine with this project's SQLite settings, schema untouched."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite:
+        if parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+    created = create_engine(url, **kwargs)
+    if sqlite:
+        event.listen(created, "connect", _sqlite_pragmas)
+        event.listen(created, "begin", _sqlite_begin)
+    return created
+
+
+def _create_tables(created: Engine) -> None:
+    # Steps in parallel processes may migrate a new SQLite database at the same time; the
+    # loser of that race finds it migrated and goes on (PostgreSQL takes a lock instead).
+    try:
+        upgrade_schema(created)
+    except exc.OperationalError:
+        upgrade_schema(created)
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# pg_advisory_xact_lock key serializing schema migrations.
+_MIGRATION_LOCK = 7_243_190_001
+
+
+def upgrade_schema(target: Engine | str | None = None, revision: str = "head") -> list[str]:
+    """Apply the versioned migrations (Alembic) up to ``revision``; returns those applied.
+
+    A database made before migrations existed (tables, no version) is taken as the
+    baseline revision first.
+    """
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    owned = not isinstance(target, Engine)
+    bound = target if isinstance(target, Engine) else _bare_engine(target or database_url())
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        # SQLite: one write transaction (BEGIN IMMEDIATE) holds the whole migration, so
+        # processes starting together migrate one after the other.
+        with bound.execution_options(sqlite_immediate=True).begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            config.attributes["connection"] = connection
+            before = MigrationContext.configure(connection).get_current_revision()
+            command.upgrade(config, revision)
+            after = MigrationContext.configure(connection).get_current_revision()
+        script = ScriptDirectory.from_config(config)
+        applied = (
+            [r.revision for r in script.iterate_revisions(after, before) if r.revision != before]
+            if after != before
+            else []
+        )
+        return list(reversed(applied))
+    finally:
+        if owned:
+            bound.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not the driver, begins transactions (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+    # WAL lets readers (the CLI, the UI) work while a run writes, and makes commits cheap.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # A read-then-write transaction that must not interleave with another writer's (an
+    # insight evaluation, a migration) asks for the write lock as it begins; reads don't.
+    immediate = connection.get_execution_options().get("sqlite_immediate")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests, forked processes)."""
+    with _ENGINES_LOCK:
+        for created in _ENGINES.values():
+            created.dispose()
+        _ENGINES.clear()

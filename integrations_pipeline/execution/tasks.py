@@ -1,0 +1,201 @@
+"""Running one task: under its ``task_timeout``, its result validated and redacted.
+
+A task runs in a daemon thread so that ``task_timeout`` can end the step without waiting
+for the task: a task stuck on a hung API keeps its thread until the run's process exits,
+but the run goes on. Everything a task says (logs, errors, its result) passes through the
+session's redaction of secret values before it reaches Dagster or the database.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from integrations_pipeline.authoring.results import CollectorResult, InsightResult, validate_result
+from integrations_pipeline.authoring.runner import TaskContext
+from integrations_pipeline.authoring.tasks import TaskDef
+from integrations_pipeline.common.errors import IntegrationError, TaskFailedError, TaskTimeoutError
+from integrations_pipeline.common.redaction import redact, redact_value
+from integrations_pipeline.execution.session import Session, describe_error
+
+LOG_POLL_SECONDS = 0.05
+
+
+@dataclass
+class TaskOutcome:
+    """What became of one task in one run."""
+
+    task: str
+    type: str
+    status: Literal["succeeded", "failed", "skipped"]
+    data: Any = None
+    message: str | None = None
+    violation: bool = False
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    error: str | None = None
+    duration: float = 0.0
+
+
+# Outcomes of runs whose caller asked for them (the testing helper), by run id.
+_CAPTURED: dict[str, list[TaskOutcome]] = {}
+_CAPTURED_LOCK = threading.Lock()
+
+
+@contextmanager
+def capture_outcomes(run_id: str) -> Iterator[list[TaskOutcome]]:
+    """Collect the :class:`TaskOutcome` of every task of run ``run_id`` in this process."""
+    outcomes: list[TaskOutcome] = []
+    with _CAPTURED_LOCK:
+        _CAPTURED[run_id] = outcomes
+    try:
+        yield outcomes
+    finally:
+        with _CAPTURED_LOCK:
+            _CAPTURED.pop(run_id, None)
+
+
+def record_outcome(run_id: str, outcome: TaskOutcome) -> None:
+    with _CAPTURED_LOCK:
+        sink = _CAPTURED.get(run_id)
+        if sink is not None:
+            sink.append(outcome)
+
+
+@dataclass
+class TaskRun:
+    """A finished task: its validated result and the errors it recorded."""
+
+    result: CollectorResult
+    errors: list[str]
+    logs: list[str]
+    duration: float
+    # False when the task, or a collector it read, recorded errors (partial data).
+    complete: bool = True
+
+    @property
+    def violation(self) -> bool:
+        return isinstance(self.result, InsightResult) and self.result.found
+
+
+def run_task(
+    session: Session,
+    task_def: TaskDef,
+    inputs: Mapping[str, Mapping[str, Any]],
+    *,
+    status_of: Callable[[str], bool],
+    log: Callable[[str], None],
+    log_error: Callable[[str], None],
+) -> TaskRun:
+    """Run one task under the session's ``task_timeout``; raise an IntegrationError on failure.
+
+    ``log`` and ``log_error`` are called from the caller's thread only.
+    """
+    lines: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+    logs: list[str] = []
+    errors: list[str] = []
+    ctx = TaskContext(
+        integration=session.name,
+        task=task_def.name,
+        config=session.runner.config,
+        base=session.base,
+        inputs=inputs,
+        status_of=status_of,
+        known_tasks={name: t.spec.type for name, t in session.integration.all_tasks.items()},
+        log=lambda message: lines.put(("log", message)),
+        error=lambda message: lines.put(("error", message)),
+        secrets=session.secrets,
+    )
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = task_def.fn(session.stage_two, ctx)
+        except BaseException as error:
+            box["error"] = error
+
+    def drain() -> None:
+        while True:
+            try:
+                kind, message = lines.get_nowait()
+            except queue.Empty:
+                return
+            message = session.redact(message)
+            if kind == "error":
+                errors.append(message)
+                log_error(message)
+            else:
+                logs.append(message)
+                log(message)
+
+    started = time.monotonic()
+    deadline = started + session.config.task_timeout
+    worker = threading.Thread(target=target, name=f"{session.name}.{task_def.name}", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(min(LOG_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        drain()
+        if worker.is_alive() and time.monotonic() >= deadline:
+            raise _with_errors(
+                TaskTimeoutError(
+                    f"timed out after {session.config.task_timeout:g} s (task_timeout); "
+                    "the task was abandoned",
+                    integration=session.name,
+                    task=task_def.name,
+                ),
+                errors,
+            )
+    drain()
+    duration = time.monotonic() - started
+    if "error" in box:
+        error = box["error"]
+        if isinstance(error, IntegrationError):
+            raise _with_errors(
+                type(error)(session.redact(error.reason), integration=error.integration, task=error.task),
+                errors,
+            )
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        failure = TaskFailedError(
+            f"raised {session.redact(describe_error(error))}",
+            integration=session.name,
+            task=task_def.name,
+        )
+        failure.traceback_text = session.redact(trace)  # type: ignore[attr-defined]
+        raise _with_errors(failure, errors)
+    try:
+        result = validate_result(task_def, box.get("value"))
+    except IntegrationError as error:
+        raise _with_errors(error, errors) from None
+    secrets = session.secrets  # once per result, not once per string
+    if secrets:
+        # Redacted before it reaches the IO manager, metadata, outcomes or the database.
+        update: dict[str, Any] = {
+            "data": redact_value(result.data, secrets),
+            "message": redact(result.message, secrets) if result.message else result.message,
+        }
+        if isinstance(result, InsightResult) and result.violations:
+            update["violations"] = [
+                v.model_copy(
+                    update={
+                        "resource": redact(v.resource, secrets),
+                        "message": redact(v.message, secrets) if v.message else v.message,
+                        "data": redact_value(v.data, secrets),
+                    }
+                )
+                for v in result.violations
+            ]
+        result = result.model_copy(update=update)
+    return TaskRun(result=result, errors=errors, logs=logs, duration=duration)
+
+
+def _with_errors(error: IntegrationError, errors: list[str]) -> IntegrationError:
+    """Keep the errors a failed task recorded with ``add_error`` on the raised error."""
+    error.task_errors = list(errors)  # type: ignore[attr-defined]
+    return error

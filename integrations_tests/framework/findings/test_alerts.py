@@ -1,0 +1,50 @@
+"""One alert per run for new findings at or above the threshold; muted findings never alert."""
+
+import pytest
+
+from integrations_pipeline.findings.mutes import add_mute
+from integrations_pipeline.testing import run_integration
+from integrations_tests.conftest import Webhook, case
+
+GUIDE = case("guide")
+KEY = {"api_key": "alert-key-000001"}
+
+
+@pytest.fixture
+def receiver(monkeypatch):
+    webhook = Webhook()
+    monkeypatch.setenv("INTEGRATIONS_WEBHOOK_URL", webhook.url)
+    yield webhook
+    webhook.close()
+
+
+def alerts(webhook):
+    return [p for p in webhook.received if p["type"] == "new_findings"]
+
+
+def test_one_message_per_run_for_new_findings_only(receiver):
+    first = run_integration("guide_demo", KEY, project=GUIDE, deployment="acme")
+    [alert] = alerts(receiver)
+    assert alert["run_id"] == first.run_id and alert["deployment"] == "acme" and alert["threshold"] == "high"
+    assert [(f["task"], f["severity"]) for f in alert["findings"]] == [("check_admins", "critical")]
+    assert "alert-key-000001" not in repr(receiver.received)
+    run_integration("guide_demo", KEY, project=GUIDE, deployment="acme")  # the same finding again
+    assert len(alerts(receiver)) == 1
+
+
+def test_below_the_threshold_or_muted_never_alerts(receiver, monkeypatch):
+    monkeypatch.setenv("INTEGRATIONS_ALERT_SEVERITY", "critical")
+    add_mute(integration="guide_demo", task="check_admins", reason="accepted risk")
+    run_integration("guide_demo", KEY, project=GUIDE, deployment="acme")
+    assert alerts(receiver) == []
+    run_integration("guide_demo", {**KEY, "fail_groups": True}, project=GUIDE, deployment="globex")
+    # check_groups_collected (low) opened: below the threshold; check_admins: muted.
+    assert alerts(receiver) == []
+
+
+def test_a_reopened_finding_alerts_again(receiver):
+    run_integration("guide_demo", KEY, project=GUIDE, deployment="acme")
+    run_integration("guide_demo", {**KEY, "admins_allowed": ["alice"]}, project=GUIDE, deployment="acme")
+    reopened = run_integration("guide_demo", KEY, project=GUIDE, deployment="acme")
+    assert [a["run_id"] for a in alerts(receiver)][-1] == reopened.run_id
+    assert len(alerts(receiver)) == 2
