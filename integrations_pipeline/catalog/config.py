@@ -9,8 +9,6 @@ are collected so they can be redacted. Dagster's view of the schema is in
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import re
@@ -18,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from integrations_pipeline.catalog import validity_cache
 from integrations_pipeline.common.errors import IntegrationConfigError
-from integrations_pipeline.common.paths import data_dir
 from integrations_pipeline.common.redaction import MIN_SECRET_LENGTH, redact, secret_forms
 
 COMMON_KEYS = ("task_timeout", "tasks")
@@ -34,11 +32,10 @@ def is_secret_field(schema: Mapping[str, Any]) -> bool:
 def schema_problem(schema: Mapping[str, Any]) -> str | None:
     """What makes ``schema`` an invalid JSON Schema (``at <path>: <why>``), or None.
 
-    Schemas found valid are remembered by digest (seed 003's validation cache): every process
-    that loads the catalog checks them, and importing jsonschema alone costs 0.15 s.
+    A schema found valid once is not checked again (see :mod:`.validity_cache`).
     """
-    digest = _schema_digest(schema)
-    if digest in _valid_schemas():
+    key = validity_cache.digest("schema", schema)
+    if validity_cache.is_known_valid(key):
         return None
     import jsonschema
 
@@ -47,38 +44,8 @@ def schema_problem(schema: Mapping[str, Any]) -> str | None:
     except jsonschema.SchemaError as error:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         return f"at {where}: {error.message}"
-    _remember_valid_schema(digest)
+    validity_cache.remember_valid(key)
     return None
-
-
-VALID_SCHEMAS_FILE = "valid-schemas.json"
-
-
-def _schema_digest(schema: Mapping[str, Any]) -> str:
-    from importlib.metadata import version
-
-    text = json.dumps(schema, sort_keys=True, default=repr)
-    return hashlib.sha256(f"jsonschema {version('jsonschema')}\n{text}".encode()).hexdigest()
-
-
-def _valid_schemas() -> set[str]:
-    try:
-        known = json.loads((data_dir() / "cache" / VALID_SCHEMAS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return set()
-    return set(known) if isinstance(known, list) else set()
-
-
-def _remember_valid_schema(digest: str) -> None:
-    """Add ``digest`` to the cache; a cache that cannot be written (read-only) is skipped."""
-    path = data_dir() / "cache" / VALID_SCHEMAS_FILE
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(sorted(_valid_schemas() | {digest})), encoding="utf-8")
-        os.replace(temporary, path)  # concurrent writers: the last wins, the others re-check later
-    except OSError:
-        pass
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from integrations_pipeline.catalog import validity_cache
 from integrations_pipeline.catalog.config import DEFAULT_TASK_TIMEOUT, is_secret_field
 from integrations_pipeline.common.errors import IntegrationConfigError, IntegrationLoadError
 
@@ -74,13 +75,18 @@ def _field(integration: str, schema: Mapping[str, Any], path: tuple[str, ...], *
 
 
 def _check_default(integration: str, schema: Mapping[str, Any], path: tuple[str, ...]) -> None:
+    key = validity_cache.digest("default", schema)
+    if validity_cache.is_known_valid(key):
+        return
     import jsonschema
     from jsonschema.exceptions import best_match
 
     field_schema = {k: v for k, v in schema.items() if k != "default"}
     validator = jsonschema.validators.validator_for(field_schema)(field_schema)
     error = best_match(validator.iter_errors(schema["default"]))
-    if error is not None:
+    if error is None:
+        validity_cache.remember_valid(key)
+    else:
         raise IntegrationLoadError(
             f"JSON Schema default of config field '{'.'.join(path)}' does not satisfy its own "
             f"schema: {error.message}",

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from integrations_pipeline.common.runs import integration_of
 from integrations_pipeline.db.engine import Base, utcnow
-from integrations_pipeline.findings.store import FindingStore, at_or_above
+from integrations_pipeline.findings.model import at_or_above
+from integrations_pipeline.findings.store import FindingStore
 from integrations_pipeline.http.webhook import WEBHOOK_ENV, post_webhook
 
 if TYPE_CHECKING:

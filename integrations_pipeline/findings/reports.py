@@ -14,7 +14,8 @@ from typing import Any
 import dagster as dg
 
 from integrations_pipeline.common.runs import deployment_of
-from integrations_pipeline.findings.store import SEVERITY_RANK, FindingStore, get_store
+from integrations_pipeline.findings.model import SEVERITY_RANK
+from integrations_pipeline.findings.store import FindingStore, get_store
 
 TELEMETRY_COLUMNS = (
     "integration", "deployment", "runs", "successes", "failures", "error_rate",

@@ -11,21 +11,23 @@ concurrent runs never lose or duplicate a finding.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, and_, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from integrations_pipeline.db.engine import Base, as_utc, database_url, engine, utcnow, write_engine
-
-EvaluationStatus = Literal["passed", "violation", "error", "skipped"]
-SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
-PREVIEW_FINDINGS = 10
+from integrations_pipeline.findings.model import (
+    PREVIEW_FINDINGS,
+    EvaluationStatus,
+    EvaluationSummary,
+    ReportedFinding,
+    finding_uid,
+    merge_reported,
+)
 
 
 class Finding(Base):
@@ -91,14 +93,6 @@ FINDING_FIELDS = (
 )
 
 
-def finding_uid(integration: str, deployment: str | None, task: str, resource: str | None = None) -> str:
-    """Stable identity of a finding; without a resource it is the insight's own finding."""
-    parts = [integration, deployment or "", task]
-    if resource is not None:
-        parts.append(resource)
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
 def _iso(value: datetime | None) -> str | None:
     value = as_utc(value)
     return value.isoformat() if value else None
@@ -110,28 +104,6 @@ def to_record(row: Finding, muted: bool) -> dict[str, Any]:
         record[name] = _iso(record[name])
     record["muted"] = muted
     return {name: record[name] for name in FINDING_FIELDS}
-
-
-@dataclass(frozen=True)
-class ReportedFinding:
-    """One finding an evaluation reported."""
-
-    resource: str | None
-    severity: str
-    message: str | None = None
-    data: Any = None
-
-
-@dataclass
-class EvaluationSummary:
-    status: EvaluationStatus
-    open: int = 0
-    new: int = 0
-    resolved: int = 0
-    muted: int = 0
-    reopened: int = 0
-    opened: list[str] = field(default_factory=list)
-    preview: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _lock_key(uid: str) -> int:
@@ -370,20 +342,6 @@ class FindingStore:
     def evaluated_tasks(self, run_id: str) -> set[str]:
         with Session(self.engine) as session:
             return set(session.scalars(select(Evaluation.task).where(Evaluation.run_id == run_id)))
-
-
-def merge_reported(reported: Sequence[ReportedFinding]) -> list[ReportedFinding]:
-    """One finding per resource: a resource reported twice keeps its worst severity."""
-    merged: dict[str | None, ReportedFinding] = {}
-    for finding in reported:
-        current = merged.get(finding.resource)
-        if current is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[current.severity]:
-            merged[finding.resource] = finding
-    return list(merged.values())
-
-
-def at_or_above(severity: str, threshold: str) -> bool:
-    return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK.get(threshold, 2)
 
 
 def get_store(url: str | None = None) -> FindingStore:

@@ -16,17 +16,19 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from integrations_pipeline.catalog.config_schema import dagster_config_schema
 from integrations_pipeline.common.runs import ADHOC_PARTITION, SLOT_TAG, TRIGGER_TAG
-from integrations_pipeline.db.engine import utcnow
-from integrations_pipeline.operations.deployments import Deployment, DeploymentStore, due_slot
-from integrations_pipeline.operations.tickets import deliver_pending, open_ticket
-from integrations_pipeline.orchestration.finalize import failed_run_ticket, finalize_run
 from integrations_pipeline.orchestration.keys import deployments_partitions
+
+if TYPE_CHECKING:
+    from integrations_pipeline.operations.deployments import Deployment, DeploymentStore
+
+# The application database (SQLAlchemy), tickets and findings are imported by the sensors'
+# ticks, not when the code location loads: every process that loads it would pay for them.
 
 SCHEDULER_SENSOR = "deployments_scheduler"
 TICKETS_SENSOR = "support_tickets"
@@ -73,7 +75,9 @@ def evaluate_scheduler(
     integration's failing job (its runs fail with the load error, and get tickets). What
     goes wrong with one deployment never fails the tick for the others.
     """
-    now = now or utcnow()
+    from integrations_pipeline.operations.deployments import DeploymentStore
+
+    now = now or datetime.now(UTC)
     store = store or DeploymentStore()
     launched: dict[str, str] = json.loads(cursor) if cursor else {}
     deployments = store.all()
@@ -113,6 +117,8 @@ def _deployment_requests(
     store: DeploymentStore,
 ) -> list[dg.RunRequest]:
     partitioned = deployment.integration in loaded
+    from integrations_pipeline.operations.deployments import due_slot
+
     slot = due_slot(deployment, now)
     previous = launched.get(deployment.name)
     due = slot is not None and (previous is None or datetime.fromisoformat(previous) < slot)
@@ -175,6 +181,8 @@ def _config_problem(deployment: Deployment, schema: Mapping[str, Any]) -> str | 
 
 
 def _config_ticket(deployment: Deployment, problem: str, occurrence: str | None) -> None:
+    from integrations_pipeline.operations.tickets import deliver_pending, open_ticket
+
     _, created = open_ticket(
         run_id=f"config:{deployment.name}:{occurrence}",
         integration=deployment.integration,
@@ -198,6 +206,8 @@ def scheduler_sensor(
         description="Launches each deployment's due cron slots and run-now requests.",
     )
     def deployments_scheduler(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        from integrations_pipeline.operations.tickets import deliver_pending
+
         result = evaluate_scheduler(context.instance, loaded, broken, context.cursor)
         deliver_pending()  # tickets whose webhook delivery failed before
         return result
@@ -214,6 +224,8 @@ def tickets_sensor(jobs: Sequence[Any], disabled: Mapping[str, Sequence[str]]) -
         description="Opens a support ticket for every failed integration run.",
     )
     def support_tickets(context: dg.RunFailureSensorContext) -> None:
+        from integrations_pipeline.orchestration.finalize import failed_run_ticket, finalize_run
+
         run = context.dagster_run
         finalize_run(context.instance, run, disabled=disabled.get(run.tags.get("integration", ""), ()))
         ticket, created = failed_run_ticket(context.instance, context.dagster_run)
@@ -246,6 +258,8 @@ def finished_runs_sensors(
             description="Completes each run's evaluation history and alerts on its new findings.",
         )
         def finished_runs(context: dg.RunStatusSensorContext) -> None:
+            from integrations_pipeline.orchestration.finalize import finalize_run
+
             run = context.dagster_run
             finalize_run(context.instance, run, disabled=disabled.get(run.tags.get("integration", ""), ()))
 

@@ -21,12 +21,11 @@ from integrations_pipeline.common.errors import IntegrationError, TaskFailedErro
 from integrations_pipeline.common.runs import deployment_of
 from integrations_pipeline.execution.session import Session
 from integrations_pipeline.execution.tasks import TaskOutcome, TaskRun, record_outcome, run_task
-from integrations_pipeline.findings.store import (
+from integrations_pipeline.findings.model import (
     SEVERITY_RANK,
     EvaluationStatus,
     EvaluationSummary,
     ReportedFinding,
-    get_store,
 )
 from integrations_pipeline.orchestration.io_manager import load_task_output
 from integrations_pipeline.orchestration.keys import asset_key, step_key
@@ -224,6 +223,8 @@ def _record_evaluation(
     reported: list[ReportedFinding] | None = None,
     complete: bool = True,
 ) -> EvaluationSummary:
+    from integrations_pipeline.findings.store import get_store  # SQLAlchemy: when a run needs it
+
     try:
         return get_store().record_evaluation(
             integration=integration.name,
