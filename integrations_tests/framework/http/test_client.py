@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from yarl import URL
 
 from integrations_pipeline.http.client import (
     MAX_ERROR_BODY,
@@ -346,8 +347,11 @@ def test_the_cache_key_is_the_url_actually_requested(server: Server):
 
 def test_a_proxy_in_the_environment_is_honoured_by_the_async_client(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
     client = AsyncHttpClient("https://example.invalid")
-    assert client._client._mounts, "httpx mounts its proxy transports only without a custom transport"
+    # The proxy its requests to that URL go through (test_async_client.py sends some through one).
+    assert client._proxy(URL("https://example.invalid/x"))["proxy"] == URL("http://127.0.0.1:9")
     asyncio.run(client.aclose())
 
 
@@ -425,7 +429,7 @@ def test_a_body_that_fails_to_decode_still_leaves_its_cookie_and_log_line(server
             return api
 
     api = asyncio.run(go())
-    assert api._client.cookies.get("seen") == "1"
+    assert api.cookies.get("seen") == "1"
     lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert len(lines) == 1 and lines[0].endswith('"HTTP/1.1 200 OK"')
 

@@ -1,0 +1,301 @@
+"""The asyncio client, on aiohttp: the sync client's retries, limits, cache, body cap and
+redaction, many requests at once.
+
+One ``aiohttp.ClientSession`` a client, opened on its first request (in the running event
+loop): keep-alive connections, at most ``max_concurrency`` (else 100) open at once, the
+toolkit's verifying SSL context, a cookie jar (cookies from IP-address hosts too, as httpx
+keeps them), bodies decoded (gzip, deflate) as they arrive.
+
+It returns ``httpx.Response`` objects, as the sync client does: aiohttp's answer with its
+status, headers (repeated ones kept), body, the request as sent, ``http_version``,
+``reason_phrase``, ``elapsed`` and, for a redirect, ``next_request`` (see responses.py).
+Building one costs about 20 us of CPU a request. Connection errors read as httpx's
+(``ConnectError``, ``ReadTimeout``, ``RemoteProtocolError``, ...) in ``HttpError``; a body
+that does not decode raises ``httpx.DecodingError``; each request logs httpx's
+``HTTP Request:`` line on the ``httpx`` logger, secrets hidden.
+
+Proxies from the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``)
+are honoured as aiohttp's ``trust_env`` honours them, looked up once a host. Not with
+``trust_env`` itself: it reads ``~/.netrc`` for every request's credentials as well (and then
+refuses the toolkit's own Authorization header), and looks proxies up in a thread each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json as jsonlib
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+import aiohttp
+import httpx
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
+
+from integrations_pipeline.http.auth import basic_authorization
+from integrations_pipeline.http.base import MAX_CONNECTIONS, ClientBase, environment_proxies, ssl_context
+from integrations_pipeline.http.pagination import Paginator, page_items
+from integrations_pipeline.http.responses import http_version, to_httpx
+
+_httpx_logger = logging.getLogger("httpx")  # the line httpx's client logs for each request
+KEEPALIVE_SECONDS = 5.0  # an idle connection is closed after this long (httpx's keep-alive expiry)
+_NO_BODY_STATUSES = frozenset({204, 304})
+_dumps = functools.partial(jsonlib.dumps, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_NO_PROXY: dict[str, Any] = {}
+
+# aiohttp's connection errors in httpx's names, the first that matches.
+_KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (aiohttp.ConnectionTimeoutError, "ConnectTimeout"),
+    (TimeoutError, "ReadTimeout"),
+    ((aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError), "ProxyError"),
+    (aiohttp.ClientConnectorError, "ConnectError"),
+    ((aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError), "RemoteProtocolError"),
+    (aiohttp.ClientResponseError, "RemoteProtocolError"),  # a response aiohttp could not parse
+    (aiohttp.NonHttpUrlClientError, "UnsupportedProtocol"),
+    (aiohttp.ClientOSError, "ReadError"),
+)
+
+
+def describe(error: BaseException) -> str:
+    """``Kind: what happened`` of a connection error, the kind in httpx's words."""
+    kind = next((name for kinds, name in _KINDS if isinstance(error, kinds)), type(error).__name__)
+    said = error.message if isinstance(error, aiohttp.ClientResponseError) else str(error)
+    return f"{kind}: {said or type(error).__name__}"
+
+
+class AsyncHttpClient(ClientBase):
+    """The asyncio client: the same retries and limits, many requests at once.
+
+    Use it as an async context manager, or ``await aclose()``. Its keyword arguments are the
+    sync client's (see ``HttpClient``).
+    """
+
+    def __init__(self, base_url: str = "", **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._semaphore = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
+        # Per-operation timeouts, as httpx's: connecting, and each read. No total.
+        self._timeouts = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout)
+        # (scheme, host) -> the proxy arguments for it; None: the environment names no proxy.
+        self._proxies: dict[tuple[str, str | None], dict[str, Any]] | None = (
+            {} if environment_proxies() else None
+        )
+
+    async def __aenter__(self) -> AsyncHttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self.max_concurrency or MAX_CONNECTIONS,
+            ssl=ssl_context(),
+            keepalive_timeout=KEEPALIVE_SECONDS,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeouts,
+            # unsafe: cookies of IP-address hosts too; unquoted: sent back as they came (httpx).
+            cookie_jar=aiohttp.CookieJar(unsafe=True, quote_cookie=False),
+        )
+        return self._session
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The cookies servers have set (name -> value), sent back where they belong."""
+        if self._session is None:
+            return {}
+        return {morsel.key: morsel.value for morsel in self._session.cookie_jar}
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        target, headers_, cache_key, cached = self._start(method, url, headers, params)
+        if cached is not None:
+            return cached
+        data = None
+        if json is not None:  # as httpx sends it
+            data = _dumps(json).encode()
+            if not any(key.lower() == "content-type" for key in headers_):
+                headers_["Content-Type"] = "application/json"
+        for attempt in range(self.retry.attempts):
+            if self.limiter:
+                await self.limiter.wait_async()
+            response, error = None, None
+            try:
+                if self._semaphore is None:
+                    response = await self._send(method, url, target, headers_, data)
+                else:
+                    async with self._semaphore:
+                        response = await self._send(method, url, target, headers_, data)
+                self.requests += 1
+            except (aiohttp.ClientError, TimeoutError) as failure:
+                error = describe(failure)
+            delay = self._after(method, url, attempt, response, error, cache_key)
+            if delay is None:
+                assert response is not None
+                return response
+            await asyncio.sleep(delay)
+        raise self._give_up(method, url, "no attempt left", None)  # pragma: no cover
+
+    async def _send(
+        self, method: str, url: str, target: str, headers: dict[str, str], data: bytes | None
+    ) -> httpx.Response:
+        """One attempt: sent, its body read (up to the cap), and made an ``httpx.Response``."""
+        if self._closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")  # httpx's words
+        session = self._session or self._open()
+        address = URL(target, encoded=True)  # as httpx normalized it (urls.py): taken as it is
+        if address.raw_user is not None:
+            # Credentials in the URL are sent as Basic auth, as httpx sends them.
+            credentials = basic_authorization(address.user or "", address.password or "")
+            headers = {**headers, "Authorization": credentials}
+            address = address.with_user(None)
+        proxy = _NO_PROXY if self._proxies is None else self._proxy(address)
+        started = time.perf_counter()
+        try:
+            answer = await session.request(
+                method, address, headers=headers, data=data, allow_redirects=False, **proxy
+            )
+        except ValueError as refused:  # a header with CR or LF in it, say: never sent
+            if isinstance(refused, aiohttp.ClientError):
+                raise
+            raise self._give_up(method, url, f"LocalProtocolError: {refused}", None) from None
+        try:
+            if answer.status == 101:  # the toolkit never asks to switch protocols
+                raise aiohttp.ClientResponseError(
+                    answer.request_info, (), status=101, message="unexpected 101 Switching Protocols"
+                )
+            if _httpx_logger.isEnabledFor(logging.INFO):
+                self._log(method, address, answer)
+            body = await self._read(answer, method, url)
+        except BaseException:
+            answer.close()  # the connection too: what is left of the body is never read
+            raise
+        answer.release()
+        elapsed = time.perf_counter() - started
+        return to_httpx(answer, body, method, target, data, elapsed, session.cookie_jar)
+
+    def _log(self, method: str, address: URL, answer: aiohttp.ClientResponse) -> None:
+        """httpx's line for a request, secrets hidden."""
+        version = http_version(answer).decode()
+        line = f'HTTP Request: {method} {address} "{version} {answer.status} {answer.reason}"'
+        _httpx_logger.info(self.redact(line))
+
+    async def _read(self, answer: aiohttp.ClientResponse, method: str, url: str) -> bytes:
+        """The body, decoded, up to ``max_response_bytes``: a Content-Length over it fails at
+        once; any other body (chunked, compressed, until close) as soon as it passes it."""
+        cap = self.max_response_bytes
+        try:
+            if cap is None or method == "HEAD" or answer.status in _NO_BODY_STATUSES:
+                return await answer.read()
+            length = answer.content_length
+            if length is not None:
+                if length > cap:  # refused before a byte of it is read
+                    detail = f"its Content-Length is {length:,}"
+                    raise self._too_large(method, url, answer.status, answer.headers.items(), detail)
+                if "Content-Encoding" not in answer.headers:  # framed: aiohttp reads no more
+                    return await answer.read()
+            chunks, size, content = [], 0, answer.content
+            while chunk := await content.readany():
+                size += len(chunk)
+                if size > cap:
+                    raise self._too_large(
+                        method,
+                        url,
+                        answer.status,
+                        answer.headers.items(),
+                        f"stopped reading at {size:,} bytes",
+                    )
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except aiohttp.ClientPayloadError as error:
+            if isinstance(error.__cause__, aiohttp.http_exceptions.ContentEncodingError):
+                raise httpx.DecodingError(error.__cause__.message) from error  # as httpx raises it
+            raise
+
+    def _proxy(self, address: URL) -> dict[str, Any]:
+        """The proxy arguments for ``address``, from the environment (aiohttp's trust_env rules)."""
+        key = (address.scheme, address.host)
+        found = self._proxies.get(key) if self._proxies is not None else _NO_PROXY
+        if found is None:
+            try:
+                proxy, credentials = get_env_proxy_for_url(address)
+            except LookupError:  # none for this scheme, or NO_PROXY names the host
+                found = _NO_PROXY
+            else:
+                found = {"proxy": proxy}
+                if credentials is not None:
+                    found["proxy_headers"] = {"Proxy-Authorization": credentials.encode()}
+            if self._proxies is not None:
+                self._proxies[key] = found
+        return found
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def get_many(self, urls: Iterable[str], **kwargs: Any) -> list[httpx.Response]:
+        """GET every URL, as many at once as the concurrency limit allows (else as many as
+        connections), within the rate limit; the responses in the order of ``urls``.
+
+        A few workers take the URLs in turn, rather than a task per URL waiting for its turn:
+        100,000 URLs cost 100,000 tasks of memory and scheduling otherwise. The first error
+        stops every worker and is raised.
+        """
+        todo = list(enumerate(urls))
+        responses: list[Any] = [None] * len(todo)
+        pending = iter(todo)
+
+        async def worker() -> None:
+            for index, url in pending:
+                responses[index] = await self.get(url, **kwargs)
+
+        count = min(len(todo), self.max_concurrency or MAX_CONNECTIONS)
+        workers = [asyncio.ensure_future(worker()) for _ in range(count)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for running in workers:
+                running.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        return responses
+
+    async def paginate(
+        self,
+        url: str,
+        paginator: Paginator,
+        *,
+        params: Mapping[str, Any] | None = None,
+        items_path: str | None = None,
+        max_pages: int = 10_000,
+    ) -> AsyncIterator[Any]:
+        next_url: str | None = url
+        page_params: dict[str, Any] | None = paginator.first(dict(params or {}))
+        for _ in range(max_pages):
+            assert next_url is not None and page_params is not None
+            response = await self.get(next_url, params=page_params)
+            items = page_items(response, items_path)
+            yield items
+            link, page_params = paginator.next(response, page_params, items)
+            if page_params is None:
+                return
+            next_url = link or url

@@ -1,0 +1,135 @@
+"""aiohttp's answers as ``httpx.Response`` objects, as the async client returns them.
+
+The response is filled as httpx's client fills it: status, every header as it came (repeated
+ones such as Set-Cookie and Link included), the body, the request as sent, ``http_version``,
+``reason_phrase``, ``elapsed``, and for a redirect ``next_request``, which is offered, never
+followed. The body was read, and decoded (gzip, deflate), by aiohttp: the response holds it
+as read, and httpx does not decode it again.
+
+The response is an ``httpx.Response`` of a subclass whose ``request`` is made when first
+asked for, from the method, URL, headers and body aiohttp sent: making it (parsing its URL
+again) would cost a tenth of a request's CPU, and few callers ask for it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import aiohttp
+import httpx
+from yarl import URL
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_VERSIONS: dict[Any, bytes] = {}
+
+
+class AiohttpResponse(httpx.Response):
+    """An ``httpx.Response`` made from aiohttp's; its ``request`` is made on first use."""
+
+    _sent: tuple[str, str, list[tuple[str, str]], bytes | None] | None = None
+
+    @property
+    def request(self) -> httpx.Request:
+        if self._request is None and self._sent is not None:
+            method, url, headers, content = self._sent
+            self._request = httpx.Request(method, url, headers=headers, content=content)
+        return super().request
+
+    @request.setter
+    def request(self, value: httpx.Request) -> None:
+        self._request = value
+
+    def raise_for_status(self) -> httpx.Response:
+        self.request  # noqa: B018 - made, as httpx reads it from the attribute
+        return super().raise_for_status()
+
+
+def http_version(answer: aiohttp.ClientResponse) -> bytes:
+    version = answer.version
+    known = _VERSIONS.get(version)
+    if known is None:
+        known = _VERSIONS[version] = (
+            b"HTTP/%d.%d" % (version.major, version.minor) if version else b"HTTP/1.1"
+        )
+    return known
+
+
+def to_httpx(
+    answer: aiohttp.ClientResponse,
+    body: bytes,
+    method: str,
+    url: str,
+    content: bytes | None,
+    elapsed: float,
+    cookies: aiohttp.abc.AbstractCookieJar,
+) -> httpx.Response:
+    """``answer`` (its body read) to a request of ``method`` to ``url`` with ``content``."""
+    response = AiohttpResponse(
+        answer.status,
+        headers=answer.raw_headers,
+        stream=httpx.ByteStream(body),
+        extensions={
+            "http_version": http_version(answer),
+            "reason_phrase": (answer.reason or "").encode("ascii", "replace"),
+        },
+    )
+    response._sent = (method, url, list(answer.request_info.headers.items()), content)
+    response._content = body  # what Response.read() keeps: read, and not to be decoded again
+    response.is_stream_consumed = response.is_closed = True
+    response.elapsed = datetime.timedelta(seconds=elapsed)
+    if answer.status in (301, 302, 303, 307, 308) and response.has_redirect_location:
+        response.next_request = redirect_request(response.request, response, cookies)
+    return response
+
+
+def redirect_request(
+    request: httpx.Request, response: httpx.Response, cookies: aiohttp.abc.AbstractCookieJar
+) -> httpx.Request | None:
+    """The request that would follow ``response``'s redirect, by httpx's client's rules
+    (``_build_redirect_request``); None if its Location is no URL."""
+    method = request.method
+    status = response.status_code
+    if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
+        method = "GET"
+    try:
+        url = httpx.URL(response.headers["Location"])
+    except httpx.InvalidURL:
+        return None
+    if url.scheme and not url.host:
+        url = url.copy_with(host=request.url.host)
+    if url.is_relative_url:
+        url = request.url.join(url)
+    if request.url.fragment and not url.fragment:
+        url = url.copy_with(fragment=request.url.fragment)
+    headers = httpx.Headers(request.headers)
+    if not _same_origin(url, request.url):
+        if not _https_upgrade(request.url, url):
+            headers.pop("Authorization", None)  # never to another origin
+        headers["Host"] = url.netloc.decode("ascii")
+    stream: Any = request.stream
+    if method != request.method and method == "GET":
+        headers.pop("Content-Length", None)
+        headers.pop("Transfer-Encoding", None)
+        stream = None
+    headers.pop("Cookie", None)  # the client's cookies for the new URL instead
+    jar = cookies.filter_cookies(URL(str(url), encoded=True))
+    if jar:
+        headers["Cookie"] = "; ".join(f"{morsel.key}={morsel.value}" for morsel in jar.values())
+    return httpx.Request(method, url, headers=headers, stream=stream, extensions=request.extensions)
+
+
+def _port(url: httpx.URL) -> int | None:
+    return url.port or DEFAULT_PORTS.get(url.scheme)
+
+
+def _same_origin(url: httpx.URL, other: httpx.URL) -> bool:
+    return url.scheme == other.scheme and url.host == other.host and _port(url) == _port(other)
+
+
+def _https_upgrade(url: httpx.URL, location: httpx.URL) -> bool:
+    return (
+        url.host == location.host
+        and (url.scheme, _port(url)) == ("http", 80)
+        and (location.scheme, _port(location)) == ("https", 443)
+    )
