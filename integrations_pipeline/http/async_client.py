@@ -45,6 +45,7 @@ KEEPALIVE_SECONDS = 5.0  # an idle connection is closed after this long (httpx's
 _NO_BODY_STATUSES = frozenset({204, 304})
 _dumps = functools.partial(jsonlib.dumps, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _NO_PROXY: dict[str, Any] = {}
+_UNDECODABLE = aiohttp.http_exceptions.ContentEncodingError
 
 # aiohttp's connection errors in httpx's names, the first that matches.
 _KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
@@ -77,7 +78,6 @@ class AsyncHttpClient(ClientBase):
         super().__init__(base_url, **kwargs)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
-        self._semaphore = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
         # Per-operation timeouts, as httpx's: connecting, and each read. No total.
         self._timeouts = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout)
         # (scheme, host) -> the proxy arguments for it; None: the environment names no proxy.
@@ -126,26 +126,56 @@ class AsyncHttpClient(ClientBase):
         headers: Mapping[str, str] | None = None,
         json: Any = None,
     ) -> httpx.Response:
+        # One coroutine for the whole request, attempts included: every coroutine a request
+        # keeps alive is more for the garbage collector to walk while it waits.
         target, headers_, cache_key, cached = self._start(method, url, headers, params)
         if cached is not None:
             return cached
+        if self._closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")  # httpx's words
+        session = self._session or self._open()
         data = None
         if json is not None:  # as httpx sends it
             data = _dumps(json).encode()
             if not any(key.lower() == "content-type" for key in headers_):
-                headers_["Content-Type"] = "application/json"
+                headers_ = {**headers_, "Content-Type": "application/json"}
+        address = URL(target, encoded=True)  # as httpx normalized it (urls.py): taken as it is
+        if address.raw_user is not None:
+            # Credentials in the URL are sent as Basic auth, as httpx sends them.
+            credentials = basic_authorization(address.user or "", address.password or "")
+            headers_ = {**headers_, "Authorization": credentials}
+            address = address.with_user(None)
+        proxy = _NO_PROXY if self._proxies is None else self._proxy(address)
         for attempt in range(self.retry.attempts):
             if self.limiter:
                 await self.limiter.wait_async()
             response, error = None, None
+            started = time.perf_counter()
             try:
-                if self._semaphore is None:
-                    response = await self._send(method, url, target, headers_, data)
-                else:
-                    async with self._semaphore:
-                        response = await self._send(method, url, target, headers_, data)
+                try:
+                    answer = await session.request(
+                        method, address, headers=headers_, data=data, allow_redirects=False, **proxy
+                    )
+                except ValueError as refused:  # a header with CR or LF in it, say: never sent
+                    if isinstance(refused, aiohttp.ClientError):
+                        raise
+                    raise self._give_up(method, url, f"LocalProtocolError: {refused}", None) from None
+                try:
+                    if self._whole(answer, method, url, address):
+                        body = await answer.read()
+                    else:
+                        body = await self._read_capped(answer, method, url)
+                except BaseException:
+                    answer.close()  # the connection too: what is left of the body is never read
+                    raise
+                answer.release()
+                elapsed = time.perf_counter() - started
+                response = to_httpx(answer, body, method, target, data, elapsed, session.cookie_jar)
                 self.requests += 1
             except (aiohttp.ClientError, TimeoutError) as failure:
+                cause = failure.__cause__
+                if isinstance(failure, aiohttp.ClientPayloadError) and isinstance(cause, _UNDECODABLE):
+                    raise httpx.DecodingError(cause.message) from failure  # as httpx raises it
                 error = describe(failure)
             delay = self._after(method, url, attempt, response, error, cache_key)
             if delay is None:
@@ -154,81 +184,42 @@ class AsyncHttpClient(ClientBase):
             await asyncio.sleep(delay)
         raise self._give_up(method, url, "no attempt left", None)  # pragma: no cover
 
-    async def _send(
-        self, method: str, url: str, target: str, headers: dict[str, str], data: bytes | None
-    ) -> httpx.Response:
-        """One attempt: sent, its body read (up to the cap), and made an ``httpx.Response``."""
-        if self._closed:
-            raise RuntimeError("Cannot send a request, as the client has been closed.")  # httpx's words
-        session = self._session or self._open()
-        address = URL(target, encoded=True)  # as httpx normalized it (urls.py): taken as it is
-        if address.raw_user is not None:
-            # Credentials in the URL are sent as Basic auth, as httpx sends them.
-            credentials = basic_authorization(address.user or "", address.password or "")
-            headers = {**headers, "Authorization": credentials}
-            address = address.with_user(None)
-        proxy = _NO_PROXY if self._proxies is None else self._proxy(address)
-        started = time.perf_counter()
-        try:
-            answer = await session.request(
-                method, address, headers=headers, data=data, allow_redirects=False, **proxy
+    def _whole(self, answer: aiohttp.ClientResponse, method: str, url: str, address: URL) -> bool:
+        """Whether ``answer``'s body may be read whole: none, or a Content-Length within the cap
+        and no compression (aiohttp reads no more than the length). A Content-Length over the
+        cap fails here, before a byte of the body is read."""
+        status = answer.status
+        if status == 101:  # the toolkit never asks to switch protocols
+            raise aiohttp.ClientResponseError(
+                answer.request_info, (), status=101, message="unexpected 101 Switching Protocols"
             )
-        except ValueError as refused:  # a header with CR or LF in it, say: never sent
-            if isinstance(refused, aiohttp.ClientError):
-                raise
-            raise self._give_up(method, url, f"LocalProtocolError: {refused}", None) from None
-        try:
-            if answer.status == 101:  # the toolkit never asks to switch protocols
-                raise aiohttp.ClientResponseError(
-                    answer.request_info, (), status=101, message="unexpected 101 Switching Protocols"
-                )
-            if _httpx_logger.isEnabledFor(logging.INFO):
-                self._log(method, address, answer)
-            body = await self._read(answer, method, url)
-        except BaseException:
-            answer.close()  # the connection too: what is left of the body is never read
-            raise
-        answer.release()
-        elapsed = time.perf_counter() - started
-        return to_httpx(answer, body, method, target, data, elapsed, session.cookie_jar)
-
-    def _log(self, method: str, address: URL, answer: aiohttp.ClientResponse) -> None:
-        """httpx's line for a request, secrets hidden."""
-        version = http_version(answer).decode()
-        line = f'HTTP Request: {method} {address} "{version} {answer.status} {answer.reason}"'
-        _httpx_logger.info(self.redact(line))
-
-    async def _read(self, answer: aiohttp.ClientResponse, method: str, url: str) -> bytes:
-        """The body, decoded, up to ``max_response_bytes``: a Content-Length over it fails at
-        once; any other body (chunked, compressed, until close) as soon as it passes it."""
+        if _httpx_logger.isEnabledFor(logging.INFO):
+            version = http_version(answer).decode()
+            line = f'HTTP Request: {method} {address} "{version} {status} {answer.reason}"'
+            _httpx_logger.info(self.redact(line))
         cap = self.max_response_bytes
-        try:
-            if cap is None or method == "HEAD" or answer.status in _NO_BODY_STATUSES:
-                return await answer.read()
-            length = answer.content_length
-            if length is not None:
-                if length > cap:  # refused before a byte of it is read
-                    detail = f"its Content-Length is {length:,}"
-                    raise self._too_large(method, url, answer.status, answer.headers.items(), detail)
-                if "Content-Encoding" not in answer.headers:  # framed: aiohttp reads no more
-                    return await answer.read()
-            chunks, size, content = [], 0, answer.content
-            while chunk := await content.readany():
-                size += len(chunk)
-                if size > cap:
-                    raise self._too_large(
-                        method,
-                        url,
-                        answer.status,
-                        answer.headers.items(),
-                        f"stopped reading at {size:,} bytes",
-                    )
-                chunks.append(chunk)
-            return b"".join(chunks)
-        except aiohttp.ClientPayloadError as error:
-            if isinstance(error.__cause__, aiohttp.http_exceptions.ContentEncodingError):
-                raise httpx.DecodingError(error.__cause__.message) from error  # as httpx raises it
-            raise
+        if cap is None or method == "HEAD" or status in _NO_BODY_STATUSES:
+            return True
+        length = answer.content_length
+        if length is None:
+            return False
+        if length > cap:
+            detail = f"its Content-Length is {length:,}"
+            raise self._too_large(method, url, status, answer.headers.items(), detail)
+        return "Content-Encoding" not in answer.headers
+
+    async def _read_capped(self, answer: aiohttp.ClientResponse, method: str, url: str) -> bytes:
+        """The body, decoded, failing as soon as it passes ``max_response_bytes`` (chunked,
+        compressed, or until the connection closes)."""
+        cap = self.max_response_bytes or 0
+        chunks, size, content = [], 0, answer.content
+        while chunk := await content.readany():
+            size += len(chunk)
+            if size > cap:
+                detail = f"stopped reading at {size:,} bytes"
+                raise self._too_large(method, url, answer.status, answer.headers.items(), detail)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _proxy(self, address: URL) -> dict[str, Any]:
         """The proxy arguments for ``address``, from the environment (aiohttp's trust_env rules)."""
@@ -267,7 +258,7 @@ class AsyncHttpClient(ClientBase):
 
         async def worker() -> None:
             for index, url in pending:
-                responses[index] = await self.get(url, **kwargs)
+                responses[index] = await self.request("GET", url, **kwargs)
 
         count = min(len(todo), self.max_concurrency or MAX_CONNECTIONS)
         workers = [asyncio.ensure_future(worker()) for _ in range(count)]

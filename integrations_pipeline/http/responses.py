@@ -21,19 +21,29 @@ import httpx
 from yarl import URL
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+_READ = httpx.ByteStream(b"")  # the stream of every response: its body was read into content
 _VERSIONS: dict[Any, bytes] = {}
 
 
 class AiohttpResponse(httpx.Response):
     """An ``httpx.Response`` made from aiohttp's; its ``request`` is made on first use."""
 
-    _sent: tuple[str, str, list[tuple[str, str]], bytes | None] | None = None
+    # What was sent, until the request is made; the headers as "name: value" lines in one
+    # string: a string is no object for the garbage collector to walk, and thousands of
+    # responses kept at once make it walk each of their objects again and again.
+    _method = _url = ""
+    _sent_headers: str | None = None
+    _sent_content: bytes | None = None
 
     @property
     def request(self) -> httpx.Request:
-        if self._request is None and self._sent is not None:
-            method, url, headers, content = self._sent
-            self._request = httpx.Request(method, url, headers=headers, content=content)
+        if self._request is None and self._sent_headers is not None:
+            lines = self._sent_headers.split("\r\n") if self._sent_headers else []
+            headers = [(name, value) for name, _, value in (line.partition(": ") for line in lines)]
+            self._request = httpx.Request(
+                self._method, self._url, headers=headers, content=self._sent_content
+            )
+            self._sent_headers = None
         return super().request
 
     @request.setter
@@ -41,7 +51,7 @@ class AiohttpResponse(httpx.Response):
         self._request = value
 
     def raise_for_status(self) -> httpx.Response:
-        self.request  # noqa: B018 - made, as httpx reads it from the attribute
+        self.request  # noqa: B018 - made: httpx's method reads the attribute
         return super().raise_for_status()
 
 
@@ -68,13 +78,16 @@ def to_httpx(
     response = AiohttpResponse(
         answer.status,
         headers=answer.raw_headers,
-        stream=httpx.ByteStream(body),
+        stream=_READ,  # read already: the body is the response's content
         extensions={
             "http_version": http_version(answer),
             "reason_phrase": (answer.reason or "").encode("ascii", "replace"),
         },
     )
-    response._sent = (method, url, list(answer.request_info.headers.items()), content)
+    response._method, response._url, response._sent_content = method, url, content
+    # aiohttp sends no header with CR or LF in it: the lines split back as they were.
+    sent = answer.request_info.headers.items()
+    response._sent_headers = "\r\n".join([f"{key}: {value}" for key, value in sent])
     response._content = body  # what Response.read() keeps: read, and not to be decoded again
     response.is_stream_consumed = response.is_closed = True
     response.elapsed = datetime.timedelta(seconds=elapsed)

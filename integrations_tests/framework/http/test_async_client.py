@@ -4,6 +4,7 @@ keep-alive, errors, TLS, proxies, and the cap on response bodies (both clients).
 import asyncio
 import gzip
 import json
+import pickle
 import socket
 import ssl
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from integrations_pipeline.http.client import (
     DEFAULT_MAX_RESPONSE_BYTES,
     AsyncHttpClient,
+    BearerAuth,
     HttpClient,
     HttpError,
     ResponseTooLarge,
@@ -31,6 +33,13 @@ FAST = RetryPolicy(attempts=3, backoff=0.01, jitter=False)
 def ok(body: bytes, *headers: bytes) -> bytes:
     head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(body) + b"".join(h + b"\r\n" for h in headers)
     return head + b"\r\n" + body
+
+
+def redirect(status: bytes, location: bytes) -> bytes:
+    return b"HTTP/1.1 %s\r\nLocation: %s\r\nSet-Cookie: hop=1; Path=/\r\nContent-Length: 0\r\n\r\n" % (
+        status,
+        location,
+    )
 
 
 # path -> (raw answer, close the connection after it)
@@ -67,6 +76,10 @@ ROUTES: dict[bytes, Callable[[bytes], tuple[bytes, bool]]] = {
     ),
     b"/switching": lambda body: (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", True),
     b"/bad-status": lambda body: (b"HTTP/1.1 2_00 OK\r\nContent-Length: 0\r\n\r\n", True),
+    b"/found": lambda body: (redirect(b"302 Found", b"/plain?from=found"), False),
+    b"/see-other": lambda body: (redirect(b"303 See Other", b"/plain"), False),
+    b"/temporary": lambda body: (redirect(b"307 Temporary Redirect", b"/echo"), False),
+    b"/elsewhere": lambda body: (redirect(b"302 Found", b"http://other.example/x"), False),
 }
 
 
@@ -158,10 +171,10 @@ def raw() -> Iterator[RawServer]:
     server.close()
 
 
-def fetch(url: str, *paths: str, method: str = "GET", **kwargs) -> list[httpx.Response]:
+def fetch(url: str, *paths: str, method: str = "GET", headers=None, **kwargs) -> list[httpx.Response]:
     async def go() -> list[httpx.Response]:
         async with AsyncHttpClient(url, **{"retry": FAST, **kwargs}) as api:
-            return [await api.request(method, path) for path in paths]
+            return [await api.request(method, path, headers=headers) for path in paths]
 
     return asyncio.run(go())
 
@@ -322,6 +335,44 @@ def test_the_read_timeout_applies_to_each_read_not_the_whole_response(raw: RawSe
 def test_a_folded_header_is_one_value(raw: RawServer):
     [response] = fetch(raw.url, "/folded")
     assert response.headers["x-long"].split() == ["part1", "part2"]  # aiohttp keeps both spaces
+
+
+# --- the response --------------------------------------------------------------------------------
+
+
+def test_the_response_holds_the_request_as_sent_and_pickles(raw: RawServer):
+    [response] = fetch(raw.url, "/plain", headers={"X-Trace": "t-1"})
+    request = response.request
+    assert (request.method, request.url) == ("GET", httpx.URL(f"{raw.url}/plain"))
+    assert request.headers["host"] == f"127.0.0.1:{raw.port}" and request.headers["x-trace"] == "t-1"
+    assert request.headers["accept-encoding"].startswith("gzip") and request.content == b""
+    copy = pickle.loads(pickle.dumps(response))
+    assert (copy.status_code, copy.json(), copy.request.url) == (200, {"a": 1}, request.url)
+    assert copy.headers == response.headers and copy.http_version == "HTTP/1.1"
+
+
+def test_a_redirect_is_offered_as_httpx_offers_it_and_raise_for_status_has_its_request(raw: RawServer):
+    async def go() -> list[httpx.Response]:
+        async with AsyncHttpClient(raw.url, auth=BearerAuth("tok-redirect-1234")) as api:
+            return [
+                await api.get("/found"),
+                await api.request("POST", "/see-other", json={"a": 1}),
+                await api.request("POST", "/temporary", json={"a": 1}),
+                await api.get("/elsewhere"),
+            ]
+
+    found, see_other, temporary, elsewhere = asyncio.run(go())
+    assert found.status_code == 302 and [path for _, path, _ in raw.requests].count(b"/plain") == 0
+    offered = found.next_request
+    assert offered is not None and offered.url == f"{raw.url}/plain?from=found"
+    assert offered.headers["authorization"] == "Bearer tok-redirect-1234"
+    assert offered.headers["cookie"] == "hop=1"  # the client's cookies for the new URL
+    with pytest.raises(httpx.HTTPStatusError) as raised:
+        found.raise_for_status()
+    assert raised.value.request is found.request
+    assert (see_other.next_request.method, see_other.next_request.content) == ("GET", b"")
+    assert (temporary.next_request.method, temporary.next_request.read()) == ("POST", b'{"a":1}')
+    assert "authorization" not in elsewhere.next_request.headers  # never to another origin
 
 
 # --- the cap on response bodies, both clients -------------------------------------------------
