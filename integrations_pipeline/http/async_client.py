@@ -2,17 +2,21 @@
 redaction, many requests at once.
 
 One ``aiohttp.ClientSession`` a client, opened on its first request (in the running event
-loop): keep-alive connections, at most ``max_concurrency`` (else 100) open at once, the
-toolkit's verifying SSL context, a cookie jar (cookies from IP-address hosts too, as httpx
-keeps them), bodies decoded (gzip, deflate) as they arrive.
+loop): keep-alive connections (idle ones closed after 5 s, as httpx closes them), at most
+``max_concurrency`` (else 100) open, and so at most that many requests on the wire, at once;
+the toolkit's verifying SSL context; a cookie jar (cookies from IP-address hosts too, sent
+back unquoted, as httpx keeps them); bodies decoded (gzip, deflate) as they arrive. Timeouts
+are httpx's: connecting, and each read, ``timeout`` seconds; no total.
 
-It returns ``httpx.Response`` objects, as the sync client does: aiohttp's answer with its
-status, headers (repeated ones kept), body, the request as sent, ``http_version``,
-``reason_phrase``, ``elapsed`` and, for a redirect, ``next_request`` (see responses.py).
-Building one costs about 20 us of CPU a request. Connection errors read as httpx's
-(``ConnectError``, ``ReadTimeout``, ``RemoteProtocolError``, ...) in ``HttpError``; a body
-that does not decode raises ``httpx.DecodingError``; each request logs httpx's
-``HTTP Request:`` line on the ``httpx`` logger, secrets hidden.
+The response type: ``httpx.Response``, as before and as the sync client returns it, made from
+aiohttp's answer (responses.py): status, headers (repeated ones such as Set-Cookie and Link
+kept), body, the request as sent, ``http_version``, ``reason_phrase``, ``elapsed``, and for a
+redirect ``next_request`` (offered, never followed). About 5 us of CPU a request, and four
+objects a kept response adds for the garbage collector; the request inside is made only when
+asked for. Connection errors read as httpx names them (``ConnectError``, ``ReadTimeout``,
+``RemoteProtocolError``, ...) in ``HttpError``; a body that does not decode raises
+``httpx.DecodingError``; each request logs httpx's ``HTTP Request:`` line on the ``httpx``
+logger, secrets hidden.
 
 Proxies from the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``)
 are honoured as aiohttp's ``trust_env`` honours them, looked up once a host. Not with
@@ -161,7 +165,7 @@ class AsyncHttpClient(ClientBase):
                         raise
                     raise self._give_up(method, url, f"LocalProtocolError: {refused}", None) from None
                 try:
-                    if self._whole(answer, method, url, address):
+                    if self._headers_in(answer, method, url, address):
                         body = await answer.read()
                     else:
                         body = await self._read_capped(answer, method, url)
@@ -184,10 +188,11 @@ class AsyncHttpClient(ClientBase):
             await asyncio.sleep(delay)
         raise self._give_up(method, url, "no attempt left", None)  # pragma: no cover
 
-    def _whole(self, answer: aiohttp.ClientResponse, method: str, url: str, address: URL) -> bool:
-        """Whether ``answer``'s body may be read whole: none, or a Content-Length within the cap
-        and no compression (aiohttp reads no more than the length). A Content-Length over the
-        cap fails here, before a byte of the body is read."""
+    def _headers_in(self, answer: aiohttp.ClientResponse, method: str, url: str, address: URL) -> bool:
+        """What follows a response's head: a 101 refused, httpx's log line, a Content-Length
+        over the cap refused before a byte of the body is read. Returns whether the body may be
+        read whole: there is none, or a Content-Length within the cap frames it (aiohttp reads
+        no more) and it is not compressed."""
         status = answer.status
         if status == 101:  # the toolkit never asks to switch protocols
             raise aiohttp.ClientResponseError(
