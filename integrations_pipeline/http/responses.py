@@ -22,18 +22,45 @@ from yarl import URL
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _READ = httpx.ByteStream(b"")  # the stream of every response: its body was read into content
+_NO_HEADERS = httpx.Headers()  # what httpx copies first (cheaper than from None)
 _VERSIONS: dict[Any, bytes] = {}
 
 
 class AiohttpResponse(httpx.Response):
-    """An ``httpx.Response`` made from aiohttp's; its ``request`` is made on first use."""
+    """An ``httpx.Response`` made from aiohttp's. Its ``headers``, ``history`` and ``request``
+    are made when first asked for: until then it is one object for the garbage collector to
+    walk, not five (thousands kept at once make it walk each of them again and again)."""
 
-    # What was sent, until the request is made; the headers as "name: value" lines in one
-    # string: a string is no object for the garbage collector to walk, and thousands of
-    # responses kept at once make it walk each of their objects again and again.
+    # The headers as they came, "name: value" lines in one bytes object, until asked for.
+    _raw_headers = b""
+    _headers: httpx.Headers | None = None
+    _history: list[httpx.Response] | None = None
+    # What was sent, until the request is made; its headers as "name: value" lines in one
+    # string, which is no object for the garbage collector either.
     _method = _url = ""
     _sent_headers: str | None = None
     _sent_content: bytes | None = None
+
+    @property  # type: ignore[override]
+    def headers(self) -> httpx.Headers:
+        if self._headers is None:
+            lines = self._raw_headers.split(b"\r\n") if self._raw_headers else []
+            self._headers = httpx.Headers([(k, v) for k, _, v in (line.partition(b": ") for line in lines)])
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: httpx.Headers) -> None:
+        self._headers = value
+
+    @property  # type: ignore[override]
+    def history(self) -> list[httpx.Response]:
+        if self._history is None:
+            self._history = []
+        return self._history
+
+    @history.setter
+    def history(self, value: list[httpx.Response]) -> None:
+        self._history = value
 
     @property
     def request(self) -> httpx.Request:
@@ -75,15 +102,15 @@ def to_httpx(
     cookies: aiohttp.abc.AbstractCookieJar,
 ) -> httpx.Response:
     """``answer`` (its body read) to a request of ``method`` to ``url`` with ``content``."""
-    response = AiohttpResponse(
-        answer.status,
-        headers=answer.raw_headers,
-        stream=_READ,  # read already: the body is the response's content
-        extensions={
-            "http_version": http_version(answer),
-            "reason_phrase": (answer.reason or "").encode("ascii", "replace"),
-        },
-    )
+    response = AiohttpResponse(answer.status, headers=_NO_HEADERS, stream=_READ)  # _READ: read already
+    response.extensions = {
+        "http_version": http_version(answer),
+        "reason_phrase": (answer.reason or "").encode("ascii", "replace"),
+    }
+    # Instead of the empty ones httpx set: made from these when asked for. aiohttp's parser
+    # lets no CR or LF into a header (it unfolds folded ones): the lines split back as they came.
+    response._raw_headers = b"\r\n".join([key + b": " + value for key, value in answer.raw_headers])
+    response._headers = response._history = None
     response._method, response._url, response._sent_content = method, url, content
     # aiohttp sends no header with CR or LF in it: the lines split back as they were.
     sent = answer.request_info.headers.items()
