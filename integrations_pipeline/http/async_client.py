@@ -11,9 +11,9 @@ are httpx's: connecting, and each read, ``timeout`` seconds; no total.
 The response type: ``httpx.Response``, as before and as the sync client returns it, made from
 aiohttp's answer (responses.py): status, headers (repeated ones such as Set-Cookie and Link
 kept), body, the request as sent, ``http_version``, ``reason_phrase``, ``elapsed``, and for a
-redirect ``next_request`` (offered, never followed). About 5 us of CPU a request, and four
-objects a kept response adds for the garbage collector; the request inside is made only when
-asked for. Connection errors read as httpx names them (``ConnectError``, ``ReadTimeout``,
+redirect ``next_request`` (offered, never followed). About 5 us of CPU a request; a kept
+response is one object for the garbage collector, its headers, history and request made when
+first asked for. Connection errors read as httpx names them (``ConnectError``, ``ReadTimeout``,
 ``RemoteProtocolError``, ...) in ``HttpError``; a body that does not decode raises
 ``httpx.DecodingError``; each request logs httpx's ``HTTP Request:`` line on the ``httpx``
 logger, secrets hidden.
