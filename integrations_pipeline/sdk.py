@@ -24,6 +24,7 @@ if _typing.TYPE_CHECKING:
         LinkHeaderPaginator,
         OffsetPaginator,
         PageNumberPaginator,
+        ResponseTooLarge,
         RetryPolicy,
     )
     from integrations_pipeline.testing import IntegrationRunResult
@@ -40,6 +41,7 @@ __all__ = [
     "LinkHeaderPaginator",
     "OffsetPaginator",
     "PageNumberPaginator",
+    "ResponseTooLarge",
     "RetryPolicy",
     "TaskContext",
     "register_secrets",
@@ -59,6 +61,7 @@ _HTTP_NAMES = frozenset(
         "LinkHeaderPaginator",
         "OffsetPaginator",
         "PageNumberPaginator",
+        "ResponseTooLarge",
         "RetryPolicy",
     }
 )
