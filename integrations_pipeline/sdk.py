@@ -49,23 +49,6 @@ __all__ = [
     "task",
 ]
 
-_HTTP_NAMES = frozenset(
-    {
-        "ApiKeyAuth",
-        "AsyncHttpClient",
-        "BasicAuth",
-        "BearerAuth",
-        "CursorPaginator",
-        "HttpClient",
-        "HttpError",
-        "LinkHeaderPaginator",
-        "OffsetPaginator",
-        "PageNumberPaginator",
-        "ResponseTooLarge",
-        "RetryPolicy",
-    }
-)
-
 
 class BaseRunner(_runner.BaseRunner):
     """Base class of every integration's ``Runner`` in ``entry.py``.
@@ -87,7 +70,8 @@ class BaseRunner(_runner.BaseRunner):
 
 
 def __getattr__(name: str) -> _typing.Any:
-    if name in _HTTP_NAMES:
+    # Every exported name not defined above is the HTTP toolkit's.
+    if name in __all__:
         from integrations_pipeline.http import client
 
         value = getattr(client, name)
