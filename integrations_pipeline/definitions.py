@@ -2,5 +2,8 @@
 
 from integrations_pipeline.catalog.discovery import load_catalog
 from integrations_pipeline.orchestration.build import build_definitions
+from integrations_pipeline.orchestration.scaffold import teach_scaffolder
+
+teach_scaffolder()
 
 defs = build_definitions(load_catalog())

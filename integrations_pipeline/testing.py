@@ -106,7 +106,7 @@ def run_integration(
         assets=compiled.assets,
         asset_checks=compiled.checks,
         jobs=[compiled.job],
-        resources={name: compiled.resource, "io_manager": run_scoped_io_manager},
+        resources={"io_manager": run_scoped_io_manager},
     )
     job = defs.resolve_job_def(name)
     run_config_values = dict(config or {})

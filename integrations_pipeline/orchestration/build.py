@@ -41,11 +41,14 @@ from integrations_pipeline.orchestration.sensors import (
     scheduler_sensor,
     tickets_sensor,
 )
-from integrations_pipeline.orchestration.steps import evaluate, result_metadata, run_step
+from integrations_pipeline.orchestration.steps import errored, evaluate, result_metadata, run_step
+from integrations_pipeline.orchestration.tenancy import config_for_run
 
 logger = logging.getLogger("integrations_pipeline")
 
 PRIORITY_TAG = "dagster/priority"
+ENTRY_TAG_PREFIX = "integrations.tag/"  # one job tag per tag of the integrations.json entry
+DEFAULT_SEVERITY = "medium"
 # Insights come after every collector whatever their `order`: the guide's execution order.
 INSIGHT_PRIORITY_OFFSET = 1_000_000
 
@@ -76,7 +79,6 @@ integrations_executor = dg.ExecutorDefinition(
 class CompiledIntegration:
     assets: list[dg.AssetsDefinition]
     checks: list[AssetChecksDefinition]
-    resource: dg.ResourceDefinition
     job: Any
 
 
@@ -126,7 +128,11 @@ def _definitions(
     jobs: list[Any] = [c.job for c in compiled.values()]
     listed = {entry.name for entry in catalog.entries}
     broken = sorted({p.integration for p in problems if p.integration in listed} - set(compiled))
-    jobs.extend(_broken_job(name, [p for p in problems if p.integration == name]) for name in broken)
+    entries = {entry.name: entry for entry in catalog.entries}
+    jobs.extend(
+        _broken_job(name, [p for p in problems if p.integration == name], entries[name].schema)
+        for name in broken
+    )
     schemas = {name: catalog.integrations[name].schema for name in compiled}
     disabled = {name: disabled_insights(catalog.integrations[name]) for name in compiled}
     sensors = (
@@ -144,10 +150,7 @@ def _definitions(
         assets=[a for c in compiled.values() for a in c.assets],
         asset_checks=[check for c in compiled.values() for check in c.checks],
         jobs=jobs,
-        resources={
-            **{name: c.resource for name, c in compiled.items()},
-            "io_manager": run_scoped_io_manager,
-        },
+        resources={"io_manager": run_scoped_io_manager},
         metadata={
             "integrations": dg.MetadataValue.text(", ".join(sorted(compiled)) or "none"),
             "load_problems": dg.MetadataValue.text("\n".join(map(str, problems)) or "none"),
@@ -171,16 +174,26 @@ def compile_integration(integration: Integration) -> CompiledIntegration:
             "has insights but no enabled collector to attach them to", integration=integration.name
         )
     partitions = deployments_partitions(integration.name)
-    assets = [_collector_asset(integration, t, partitions) for t in collectors]
-    checks = [_insight_check(integration, t, collectors[0], partitions) for t in integration.insights]
+    # StageOne is bound to this integration's own steps, not to Definitions: a resource bound
+    # there would be in every job's run-config schema (the launchpad would ask for them all).
+    resources = {integration.name: _session_resource(integration)}
+    assets = [_collector_asset(integration, t, partitions, resources) for t in collectors]
+    checks = [
+        _insight_check(integration, t, collectors[0], partitions, resources) for t in integration.insights
+    ]
     job = dg.define_asset_job(
         name=integration.name,
         selection=dg.AssetSelection.groups(integration.name),
         executor_def=integrations_executor,
         description=integration.entry.description or integration.entry.title,
-        tags={INTEGRATION_TAG: integration.name, PARTITION_TAG: ADHOC_PARTITION},
+        tags={
+            INTEGRATION_TAG: integration.name,
+            PARTITION_TAG: ADHOC_PARTITION,
+            # The entry's tags, so that the Dagster UI filters jobs and runs by them.
+            **{f"{ENTRY_TAG_PREFIX}{tag}": "" for tag in getattr(integration.entry, "tags", ())},
+        },
     )
-    return CompiledIntegration(assets, checks, _session_resource(integration), job)
+    return CompiledIntegration(assets, checks, job)
 
 
 def _input_name(task: str) -> str:
@@ -194,7 +207,12 @@ def _priority(task_def: TaskDef) -> str:
 
 def _description(task_def: TaskDef) -> str:
     title = task_def.spec.title or task_def.name
-    return f"{title}: {task_def.spec.description}" if task_def.spec.description else title
+    text = f"{title}: {task_def.spec.description}" if task_def.spec.description else title
+    if task_def.is_insight:
+        # Dagster shows a check as Passed or Failed (WARN and ERROR alike): the severity the
+        # insight declares leads its description, which the UI shows wherever checks are listed.
+        return f"[{task_def.spec.severity or DEFAULT_SEVERITY}] {text}"
+    return text
 
 
 def _task_metadata(task_def: TaskDef) -> dict[str, Any]:
@@ -209,8 +227,11 @@ def _session_resource(integration: Integration) -> dg.ResourceDefinition:
 
     def init_session(init_context: dg.InitResourceContext) -> Session:
         run_config: Mapping[str, Any] = init_context.run.run_config if init_context.run else {}
-        unresolved = ((run_config.get("resources") or {}).get(name) or {}).get("config")
-        session = open_session(integration, init_context.resource_config or {}, unresolved=unresolved)
+        given = ((run_config.get("resources") or {}).get(name) or {}).get("config")
+        unresolved = config_for_run(init_context.run, name, given)
+        # The deployment's stored config, when it replaced the one given, is resolved here.
+        config = init_context.resource_config if unresolved is given else unresolved
+        session = open_session(integration, config or {}, unresolved=unresolved)
         partition = init_context.run.tags.get(PARTITION_TAG) if init_context.run else None
         ensure_partition(init_context.instance, name, partition)
         if session.config.literal_secrets and init_context.log is not None:
@@ -228,22 +249,11 @@ def _session_resource(integration: Integration) -> dg.ResourceDefinition:
 
 
 def _collector_asset(
-    integration: Integration, task_def: TaskDef, partitions: dg.PartitionsDefinition
+    integration: Integration,
+    task_def: TaskDef,
+    partitions: dg.PartitionsDefinition,
+    resources: Mapping[str, dg.ResourceDefinition],
 ) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=asset_key(integration.name, task_def.name),
-        # Read collectors are dependencies, not Dagster inputs: Dagster cannot load a
-        # partitioned input in an ad-hoc (unpartitioned) run; tasks read the data from the
-        # run-scoped store instead (load_task_output).
-        deps=[asset_key(integration.name, d) for d in task_def.data_deps],
-        group_name=integration.name,
-        description=_description(task_def),
-        metadata=_task_metadata(task_def),
-        required_resource_keys={integration.name},
-        op_tags={PRIORITY_TAG: _priority(task_def)},
-        output_required=False,
-        partitions_def=partitions,
-    )
     def collector(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
         run = run_step(context, integration, task_def)
         if run is not None:
@@ -252,7 +262,32 @@ def _collector_asset(
                 metadata=result_metadata(context, integration, run, run.result.data),
             )
 
-    return collector
+    with warnings.catch_warnings():
+        # Resources bound to assets are a beta parameter in Dagster 1.13 (pinned).
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _asset_decorator(integration, task_def, partitions, resources)(collector)
+
+
+def _asset_decorator(
+    integration: Integration,
+    task_def: TaskDef,
+    partitions: dg.PartitionsDefinition,
+    resources: Mapping[str, dg.ResourceDefinition],
+) -> Any:
+    return dg.asset(
+        key=asset_key(integration.name, task_def.name),
+        # Read collectors are dependencies, not Dagster inputs: Dagster cannot load a
+        # partitioned input in an ad-hoc (unpartitioned) run; tasks read the data from the
+        # run-scoped store instead (load_task_output).
+        deps=[asset_key(integration.name, d) for d in task_def.data_deps],
+        group_name=integration.name,
+        description=_description(task_def),
+        metadata=_task_metadata(task_def),
+        resource_defs=resources,
+        op_tags={PRIORITY_TAG: _priority(task_def)},
+        output_required=False,
+        partitions_def=partitions,
+    )
 
 
 def _insight_check(
@@ -260,6 +295,7 @@ def _insight_check(
     task_def: TaskDef,
     first_collector: TaskDef,
     partitions: dg.PartitionsDefinition,
+    resources: Mapping[str, dg.ResourceDefinition],
 ) -> AssetChecksDefinition:
     # The check is shown on the first collector it reads (or asks about); data deps are
     # always enabled collectors, status deps may name a disabled one.
@@ -291,7 +327,13 @@ def _insight_check(
         description=_description(task_def),
     )
     def insight(context: dg.OpExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        run = run_step(context, integration, task_def)
+        try:
+            run = run_step(context, integration, task_def)
+        except dg.Failure as failure:
+            # A failed evaluation of this run's partition (deployment), then the step's failure:
+            # the check's status says which deployment's check errored, and why.
+            yield errored(context, task_def, target, failure)
+            raise
         if run is None:
             return
         yield evaluate(context, integration, task_def, target, run)
@@ -301,17 +343,42 @@ def _insight_check(
         keys_by_input_name={_input_name(d): asset_key(integration.name, d) for d in task_def.data_deps},
         check_specs_by_output_name={output_name: spec},
         can_subset=True,
+        resource_defs=resources,
     )
 
 
-def _broken_job(name: str, problems: list[LoadProblem]) -> dg.JobDefinition:
-    summary = "; ".join(p.message for p in problems)
+def _broken_job(name: str, problems: list[LoadProblem], schema: Any) -> dg.JobDefinition:
+    """A job that fails with the integration's load error, whatever config it is given.
 
-    @dg.op(name=f"{name}__load_error", description=f"Integration '{name}' failed to load.")
+    It takes the integration's own config shape (so a deployment's run config, or the one a
+    launchpad holds, is accepted and the run reports the load error, not a config mismatch),
+    or any config if even the schema cannot be translated.
+    """
+    summary = "; ".join(p.message for p in problems)
+    try:
+        config_schema = dagster_config_schema(name, schema if isinstance(schema, Mapping) else {})
+    except Exception:
+        config_schema = dg.Permissive()
+    stage_one = dg.ResourceDefinition(
+        resource_fn=lambda _: None,
+        config_schema=dg.Field(config_schema, is_required=False),
+        description=f"StageOne of '{name}' (not loaded).",
+    )
+
+    @dg.op(
+        name=f"{name}__load_error",
+        description=f"Integration '{name}' failed to load.",
+        required_resource_keys={name},
+    )
     def load_error() -> None:
         raise dg.Failure(description=f"integration '{name}' failed to load: {summary}")
 
-    @dg.job(name=name, description=f"BROKEN: {summary}", tags={INTEGRATION_TAG: name})
+    @dg.job(
+        name=name,
+        description=f"BROKEN: {summary}",
+        tags={INTEGRATION_TAG: name},
+        resource_defs={name: stage_one},
+    )
     def broken() -> None:
         load_error()
 

@@ -2,7 +2,8 @@
 when it failed. Called by the run-status sensors and by the in-process test helper.
 
 Insights that never ran are recorded as ``skipped`` (not selected, or a collector they read
-was not) or ``error`` (a collector they read failed).
+was not) or ``error`` (a collector they read failed); a run refused before any task started
+records none.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import dagster as dg
 
 from integrations_pipeline.common.runs import deployment_of, integration_of
 from integrations_pipeline.findings.alerts import alert_new_findings
+from integrations_pipeline.findings.model import SEVERITY_RANK
 from integrations_pipeline.findings.store import FindingStore, get_store
 from integrations_pipeline.operations.tickets import deliver_pending, open_ticket
 from integrations_pipeline.orchestration.keys import step_key
 
 WILL_RETRY_TAG = "dagster/will_retry"
+FINDINGS_OPEN_TAG = "integrations/findings_open"
+MAX_SEVERITY_TAG = "integrations/max_severity"
 
 
 def failed_run_ticket(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[dict[str, Any] | None, bool]:
@@ -67,6 +71,10 @@ def finalize_run(
     store = store or get_store()
     integration = integration_of(run)
     deployment = deployment_of(run)
+    if not instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START, limit=1).records:
+        # Refused before any task (its config, its deployment, StageOne): the run's own error
+        # (and ticket) says why; no insight was judged, so none is recorded as evaluated.
+        return {"recorded": [], "alert": None}
     evaluated = store.evaluated_tasks(run.run_id)
     planned = [
         r.event_log_entry.dagster_event.event_specific_data.asset_check_key.name  # type: ignore[union-attr]
@@ -95,7 +103,20 @@ def finalize_run(
                 integration=integration, deployment=deployment, task=task, title=task, run_id=run.run_id,
                 status="skipped", message="not run: disabled",
             )  # fmt: skip
-    return {"recorded": [*missing, *disabled], "alert": alert_new_findings(run, store)}
+    tags = findings_tags(store, run.run_id)
+    if tags:
+        instance.add_run_tags(run.run_id, tags)
+    return {"recorded": [*missing, *disabled], "alert": alert_new_findings(run, store), "tags": tags}
+
+
+def findings_tags(store: FindingStore, run_id: str) -> dict[str, str]:
+    """The run tags that show, in Dagster's runs list, the open findings a run reported: a
+    run that found critical violations still reads "Success" there otherwise."""
+    found = store.list_findings(run_id=run_id, status="open", muted=False)
+    if not found:
+        return {}
+    worst = max((f["severity"] for f in found), key=lambda s: SEVERITY_RANK.get(s, -1))
+    return {FINDINGS_OPEN_TAG: str(len(found)), MAX_SEVERITY_TAG: worst}
 
 
 def run_errors(events: Iterable[dg.DagsterEvent]) -> list[str]:
@@ -121,4 +142,7 @@ def run_errors(events: Iterable[dg.DagsterEvent]) -> list[str]:
 def _innermost(error: Any) -> str:
     while getattr(error, "cause", None) is not None:
         error = error.cause
-    return str(error.message).strip()
+    message = str(error.message).strip()
+    # The framework's own errors name the integration and task: their class path says nothing more.
+    kind, said, rest = message.partition(": ")
+    return rest if said and kind.startswith("integrations_pipeline.") else message

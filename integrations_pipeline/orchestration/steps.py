@@ -18,7 +18,7 @@ from integrations_pipeline.authoring.results import InsightResult
 from integrations_pipeline.authoring.tasks import TaskDef
 from integrations_pipeline.catalog.discovery import Integration
 from integrations_pipeline.common.errors import IntegrationError, TaskFailedError
-from integrations_pipeline.common.runs import deployment_of
+from integrations_pipeline.common.runs import ADHOC_PARTITION, deployment_of
 from integrations_pipeline.execution.session import Session
 from integrations_pipeline.execution.tasks import TaskOutcome, TaskRun, record_outcome, run_task
 from integrations_pipeline.findings.model import (
@@ -270,6 +270,7 @@ def evaluate(
             "findings_new": summary.new,
             "findings_resolved": summary.resolved,
             "findings_muted": summary.muted,
+            "deployment": deployment_of(context.run) or ADHOC_PARTITION,
         }
     )
     if summary.preview:
@@ -281,4 +282,19 @@ def evaluate(
         severity=dg.AssetCheckSeverity.ERROR if worst in HIGH_SEVERITIES else dg.AssetCheckSeverity.WARN,
         metadata=metadata,
         description=message,
+    )
+
+
+def errored(
+    context: StepContext, task_def: TaskDef, target: dg.AssetKey, failure: dg.Failure
+) -> dg.AssetCheckResult:
+    """The check result of an insight that could not judge: failed, naming its deployment."""
+    deployment = deployment_of(context.run) or ADHOC_PARTITION
+    return dg.AssetCheckResult(
+        asset_key=target,
+        check_name=task_def.name,
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"deployment '{deployment}': error: {failure.description}",
+        metadata={"deployment": deployment, "error": dg.MetadataValue.text(failure.description or "")},
     )

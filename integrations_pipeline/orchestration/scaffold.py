@@ -1,0 +1,38 @@
+"""`dagster job scaffold_config` for the integrations' jobs.
+
+Dagster 1.13's scaffolder (``dagster._cli.config_scaffolder.scaffold_type``) knows neither a
+scalar union (a config field that takes a value or ``{env: VAR}``, as every string field of
+an integration does, and Dagster's own ``StringSource``) nor ``Float`` (``task_timeout``):
+it fails with "Do not know how to scaffold None" or a KeyError. This teaches it both, and
+leaves every other type to Dagster: a union scaffolds as its scalar, a float as ``0.0``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_patched = False
+
+
+def teach_scaffolder() -> None:
+    """Make the scaffolder handle scalar unions and floats (once; harmless if it changed)."""
+    global _patched
+    if _patched:
+        return
+    try:
+        from dagster._cli import config_scaffolder
+        from dagster._config import ConfigTypeKind
+    except ImportError:  # pragma: no cover - Dagster moved it: its own behaviour stands
+        return
+    dagsters = config_scaffolder.scaffold_type
+
+    def scaffold_type(config_type: Any, skip_non_required: bool = True) -> Any:
+        if config_type.kind == ConfigTypeKind.SCALAR_UNION:
+            return scaffold_type(config_type.scalar_type, skip_non_required)
+        if config_type.kind == ConfigTypeKind.SCALAR and config_type.given_name == "Float":
+            return 0.0
+        return dagsters(config_type, skip_non_required)
+
+    # The scaffolder calls itself by its module-level name: nested fields go through this too.
+    config_scaffolder.scaffold_type = scaffold_type  # type: ignore[assignment]
+    _patched = True
