@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 INTEGRATION_REQUIREMENTS := $(wildcard integrations/*/requirements.txt)
+DEV_PORT ?= 3000
+DEV_HOME ?= $(CURDIR)/.dagster_home
 
 .DEFAULT_GOAL := help
 
@@ -49,8 +51,9 @@ validate: setup ## Validate integrations.json and every integration
 
 .PHONY: dev
 dev: setup ## Start the Dagster UI (http://127.0.0.1:3000) with the integrations loaded
-	mkdir -p .dagster_home
-	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -m integrations_pipeline -h 127.0.0.1 -p 3000
+	mkdir -p $(DEV_HOME)
+	HELLO_WORLD_API_KEY=$${HELLO_WORLD_API_KEY:-demo-api-key} DAGSTER_HOME=$(DEV_HOME) \
+		$(BIN)/dagster dev -m integrations_pipeline -h 127.0.0.1 -p $(DEV_PORT)
 
 .PHONY: bench
 bench: setup ## Run the benchmarks (prints ratios: framework vs plain Dagster, HTTP toolkit, memory)
