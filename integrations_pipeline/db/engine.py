@@ -6,19 +6,26 @@ Each table is declared by the stage that owns it: findings, evaluations, mutes a
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 
 from integrations_pipeline.common.paths import data_dir
 
+if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
 DATABASE_URL_ENV = "INTEGRATIONS_DATABASE_URL"
+
+_log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -98,6 +105,11 @@ def _create_tables(created: Engine) -> None:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Alembic's default version table, alembic_version, is where Dagster's storage (dagster-postgres)
+# keeps its own revision: with a table of its own, this database may be Dagster's database.
+VERSION_TABLE = "integrations_alembic_version"
+# Where earlier versions of this project kept the revision; carried over (_carry_over_version).
+ALEMBIC_DEFAULT_VERSION_TABLE = "alembic_version"
 # pg_advisory_xact_lock key serializing schema migrations.
 _MIGRATION_LOCK = 7_243_190_001
 
@@ -105,19 +117,19 @@ _MIGRATION_LOCK = 7_243_190_001
 def upgrade_schema(target: Engine | str | None = None, revision: str = "head") -> list[str]:
     """Apply the versioned migrations (Alembic) up to ``revision``; returns those applied.
 
-    A database made before migrations existed (tables, no version) is taken as the
-    baseline revision first.
+    The revision lives in :data:`VERSION_TABLE`. One that earlier versions kept in
+    ``alembic_version`` is moved there first; a database made before migrations existed
+    (tables, no version) is taken as the baseline revision first.
     """
     from alembic import command
     from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from sqlalchemy import text
 
     owned = not isinstance(target, Engine)
     bound = target if isinstance(target, Engine) else _bare_engine(target or database_url())
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
     try:
         # SQLite: one write transaction (BEGIN IMMEDIATE) holds the whole migration, so
         # processes starting together migrate one after the other.
@@ -125,10 +137,10 @@ def upgrade_schema(target: Engine | str | None = None, revision: str = "head") -
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             config.attributes["connection"] = connection
-            before = MigrationContext.configure(connection).get_current_revision()
+            _carry_over_version(connection, script)
+            before = _version_context(connection).get_current_revision()
             command.upgrade(config, revision)
-            after = MigrationContext.configure(connection).get_current_revision()
-        script = ScriptDirectory.from_config(config)
+            after = _version_context(connection).get_current_revision()
         applied = (
             [r.revision for r in script.iterate_revisions(after, before) if r.revision != before]
             if after != before
@@ -138,6 +150,34 @@ def upgrade_schema(target: Engine | str | None = None, revision: str = "head") -
     finally:
         if owned:
             bound.dispose()
+
+
+def _version_context(connection: Connection) -> MigrationContext:
+    """Alembic on ``connection``, reading and writing the revision in :data:`VERSION_TABLE`."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+
+
+def _carry_over_version(connection: Connection, script: ScriptDirectory) -> None:
+    """Move this project's revision from ``alembic_version``, where earlier versions kept it,
+    to :data:`VERSION_TABLE`, unless that exists already. An ``alembic_version`` holding any
+    other revision is another history's (Dagster's) and is left as it is."""
+    present = set(inspect(connection).get_table_names())
+    if VERSION_TABLE in present or ALEMBIC_DEFAULT_VERSION_TABLE not in present:
+        return
+    found = set(
+        connection.execute(text(f"SELECT version_num FROM {ALEMBIC_DEFAULT_VERSION_TABLE}")).scalars()
+    )
+    ours = {r.revision for r in script.walk_revisions()}
+    if len(found) != 1 or not found <= ours:
+        return
+    [revision] = found
+    _version_context(connection).stamp(script, revision)
+    # Dropped, not renamed: on PostgreSQL its primary key, alembic_version_pkc, keeps its name
+    # through a rename, and would stop Dagster creating its own alembic_version here.
+    connection.execute(text(f"DROP TABLE {ALEMBIC_DEFAULT_VERSION_TABLE}"))
+    _log.info("moved revision %s from %s to %s", revision, ALEMBIC_DEFAULT_VERSION_TABLE, VERSION_TABLE)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,7 +2,13 @@
 
 from alembic import context
 
+from integrations_pipeline.db.engine import VERSION_TABLE
+
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+context.configure(
+    connection=connection,
+    render_as_batch=connection.dialect.name == "sqlite",
+    version_table=VERSION_TABLE,
+)
 with context.begin_transaction():
     context.run_migrations()

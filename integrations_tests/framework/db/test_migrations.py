@@ -37,7 +37,7 @@ def test_an_older_database_upgrades_and_keeps_its_violations(database_url, versi
         values = ", ".join(f":{k}" for k in OLD_VIOLATION)
         connection.execute(text(f"INSERT INTO violations ({columns}) VALUES ({values})"), OLD_VIOLATION)
         if not versioned:  # as made by the code before migrations existed
-            connection.execute(text("DROP TABLE alembic_version"))
+            connection.execute(text("DROP TABLE integrations_alembic_version"))
     # Before migrations existed there is no version: the idempotent baseline runs, adding nothing.
     assert upgrade_schema(database_url) == (["0002"] if versioned else ["0001", "0002"])
     assert upgrade_schema(database_url) == []
