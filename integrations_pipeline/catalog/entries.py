@@ -1,9 +1,10 @@
-"""integrations.json: its entries, validated (name, title, config JSON Schema, default
+"""integrations.json: its entries, validated (name, title, tags, config JSON Schema, default
 schedule), and the problems found in it."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from integrations_pipeline.common.errors import IntegrationConfigError
 
 # Letters, digits and single underscores: op names join integration and task with "__".
 INTEGRATION_NAME_PATTERN = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
+# Tags become Dagster job tags: what Dagster accepts as a tag key and as a tag value.
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
 
 
 class DefaultSchedule(BaseModel):
@@ -57,8 +60,27 @@ class IntegrationEntry(BaseModel):
     description: str = ""
     enabled: bool = True
     version: str | None = None
+    tags: tuple[str, ...] = ()
     schedule: DefaultSchedule | None = None
     config_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"}, alias="schema")
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_are_names(cls, value: Any) -> tuple[str, ...]:
+        """A list of distinct tags, each letters, digits, ``_``, ``.`` or ``-`` (at most 63)."""
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"must be a list of tags, got {type(value).__name__}")
+        for tag in value:
+            if not isinstance(tag, str) or not tag:
+                raise ValueError(f"tag {tag!r} is not a non-empty string")
+            if not TAG_PATTERN.match(tag):
+                raise ValueError(
+                    f"tag {tag!r} may hold only letters, digits, '_', '.' and '-' (at most 63 characters)"
+                )
+        duplicates = sorted({tag for tag in value if value.count(tag) > 1})
+        if duplicates:
+            raise ValueError(f"tag(s) listed twice: {', '.join(duplicates)}")
+        return tuple(value)
 
 
 @dataclass(frozen=True)
@@ -93,9 +115,10 @@ def parse_entry(index: int, raw: Any, problems: list[LoadProblem]) -> Integratio
     try:
         entry = IntegrationEntry.model_validate(raw)
     except ValidationError as error:
+        # A validator's ValueError reads "Value error, <why>": the why is enough.
+        messages = [(item["loc"], item["msg"].removeprefix("Value error, ")) for item in error.errors()]
         reasons = "; ".join(
-            f"'{'.'.join(str(p) for p in item['loc'])}': {item['msg']}" if item["loc"] else item["msg"]
-            for item in error.errors()
+            f"'{'.'.join(str(p) for p in loc)}': {message}" if loc else message for loc, message in messages
         )
         problems.append(LoadProblem(name, f"integrations.json entry #{index + 1} is invalid: {reasons}"))
         return None
