@@ -1,27 +1,11 @@
 """The `integrations` command line, run as a real process."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from integrations_tests.conftest import PROJECT, case
-
-
-def integrations(*args, env=None, check=False):
-    completed = subprocess.run(
-        [sys.executable, "-m", "integrations_pipeline.cli", *args],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
-    if check:
-        assert completed.returncode == 0, completed.stdout + completed.stderr
-    return completed
+from integrations_tests.conftest import case
+from integrations_tests.framework.cli.command import integrations
 
 
 def test_list_shows_tasks_and_load_errors():
