@@ -12,16 +12,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from integrations_pipeline.cli import admin, catalog, deployments, findings
-from integrations_pipeline.common.errors import IntegrationError
+from integrations_pipeline.cli import admin, catalog, deployments, findings, runs
+from integrations_pipeline.cli.errors import user_error
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except IntegrationError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except Exception as error:
+        # A user's mistake is one line; a bug keeps its traceback.
+        message = user_error(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 1
 
 
@@ -37,6 +41,6 @@ def parser() -> argparse.ArgumentParser:
         help="folder with integrations.json (default: this project)",
     )
     commands = root.add_subparsers(dest="command", required=True)
-    for group in (catalog, findings, admin, deployments):
+    for group in (catalog, runs, findings, admin, deployments):
         group.register(commands)
     return root

@@ -1,14 +1,16 @@
-"""Commands about the integrations themselves: list, validate, check (test a connection), run."""
+"""Commands about the integrations themselves: list, validate, check (test a connection).
+
+``run`` is in :mod:`integrations_pipeline.cli.runs`."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from integrations_pipeline.cli.configs import checked_config
 from integrations_pipeline.cli.inputs import load_config_file
 
 if TYPE_CHECKING:
@@ -30,12 +32,6 @@ def register(commands: Any) -> None:
     check.add_argument("name")
     check.add_argument("--config", type=Path, required=True, help="JSON or YAML config file")
     check.set_defaults(handler=cmd_check)
-
-    run = commands.add_parser("run", help="run an integration in-process and print its outcome")
-    run.add_argument("name")
-    run.add_argument("--config", type=Path, help="JSON or YAML config file")
-    run.add_argument("--tasks", help="comma-separated task names to run")
-    run.set_defaults(handler=cmd_run)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -124,47 +120,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from integrations_pipeline.catalog.config_schema import apply_dagster_schema
     from integrations_pipeline.execution.session import open_session
     from integrations_pipeline.testing import load_integration_by_name
 
     integration = load_integration_by_name(args.name, args.project)
     config = load_config_file(args.config, args.name)
-    processed = apply_dagster_schema(integration.name, integration.schema, config)
+    processed = checked_config(integration, config)
     session = open_session(integration, processed, unresolved=config)
     keys = ", ".join(sorted(session.base)) or "none"
     print(f"ok: {args.name}: config valid and StageOne succeeded (base keys: {keys})")
     return 0
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from integrations_pipeline.findings.store import get_store
-    from integrations_pipeline.testing import run_integration
-
-    config = load_config_file(args.config, args.name) if args.config else {}
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
-    result = run_integration(args.name, config, tasks=tasks, project=args.project, instance=_instance())
-    print(f"\n{args.name}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
-    width = max((len(task) for task in result.tasks), default=0)
-    for outcome in result.tasks.values():
-        mark = "VIOLATION" if outcome.violation else outcome.status
-        print(
-            f"  {outcome.type:<9} {outcome.task:<{width}} {mark:<10} {outcome.message or outcome.error or ''}"
-        )
-        for error in outcome.errors:
-            print(f"      error: {error}")
-    for error in result.errors:
-        print(f"  error: {error}")
-    open_violations = get_store().list_findings(status="open", integration=args.name)
-    print(f"\nopen violations of {args.name}: {len(open_violations)}")
-    for record in open_violations:
-        seen = record["last_seen"]
-        print(f"  [{record['severity']}] {record['task']}: {record['message']} (last seen {seen})")
-    return 0 if result.success else 1
-
-
-def _instance() -> Any:
-    """The DAGSTER_HOME instance when one is configured, so runs show in the UI."""
-    import dagster as dg
-
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None

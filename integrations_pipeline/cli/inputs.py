@@ -16,9 +16,20 @@ def read_yaml(path: Path, integration: str | None = None, what: str = "") -> Any
     import yaml
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise IntegrationError(f"cannot read {what}{path}: {error}", integration=integration) from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise IntegrationError(f"cannot read {what}{path}: {reason}", integration=integration) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        # The problem and where, without yaml's quote of the line: it may hold a secret.
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        reason = getattr(error, "problem", None) or type(error).__name__
+        raise IntegrationError(
+            f"{what}{path} is not valid YAML: {reason}{where}", integration=integration
+        ) from None
 
 
 def read_mapping(path: Path, integration: str | None = None) -> dict[str, Any]:
