@@ -312,7 +312,8 @@ def register_tasks(runner_cls: type[BaseRunner]) -> None:
 
 
 def check_task_names(integration: Integration, tasks: Iterable[str]) -> None:
-    """The config's ``tasks`` must name runnable tasks, with the collectors they read."""
+    """The config's ``tasks`` must name runnable tasks, with the collectors they read or ask
+    ``ctx.succeeded()`` about: an insight never judges collectors the config left out."""
     tasks = tuple(tasks)
     for name in tasks:
         if name in integration.tasks:
@@ -328,10 +329,17 @@ def check_task_names(integration: Integration, tasks: Iterable[str]) -> None:
             integration=integration.name,
         )
     for name in tasks:
-        missing = [d for d in integration.tasks[name].data_deps if d not in tasks]
-        if missing:
+        task_def = integration.tasks[name]
+        # A status dependency on a disabled collector is not in the job either way: the
+        # insight sees False, as it does when every task runs.
+        reads = [d for d in task_def.data_deps if d not in tasks]
+        asks = [d for d in task_def.status_deps if d in integration.tasks and d not in tasks]
+        if reads or asks:
+            missing = [f"{', '.join(repr(m) for m in reads)}, whose data it reads"] if reads else []
+            if asks:
+                missing.append(f"{', '.join(repr(m) for m in asks)}, whose success it asks about")
             raise IntegrationConfigError(
-                f"config field 'tasks' names '{name}' but not {', '.join(repr(m) for m in missing)}, "
-                "whose data it reads; add them so it can run",
+                f"config field 'tasks' names '{name}' but not {', nor '.join(missing)}; "
+                "add them so it can run",
                 integration=integration.name,
             )

@@ -20,7 +20,12 @@ from typing import Any, Literal
 from integrations_pipeline.authoring.results import CollectorResult, InsightResult, validate_result
 from integrations_pipeline.authoring.runner import TaskContext
 from integrations_pipeline.authoring.tasks import TaskDef
-from integrations_pipeline.common.errors import IntegrationError, TaskFailedError, TaskTimeoutError
+from integrations_pipeline.common.errors import (
+    IntegrationError,
+    TaskFailedError,
+    TaskNotRunError,
+    TaskTimeoutError,
+)
 from integrations_pipeline.common.redaction import redact, redact_value
 from integrations_pipeline.execution.session import Session, describe_error
 
@@ -107,7 +112,7 @@ def run_task(
         config=session.runner.config,
         base=session.base,
         inputs=inputs,
-        status_of=status_of,
+        status_of=_selected_status(session, task_def, status_of),
         known_tasks={name: t.spec.type for name, t in session.integration.all_tasks.items()},
         log=lambda message: lines.put(("log", message)),
         error=lambda message: lines.put(("error", message)),
@@ -193,6 +198,30 @@ def run_task(
             ]
         result = result.model_copy(update=update)
     return TaskRun(result=result, errors=errors, logs=logs, duration=duration)
+
+
+def _selected_status(
+    session: Session, task_def: TaskDef, status_of: Callable[[str], bool]
+) -> Callable[[str], bool]:
+    """``status_of``, refusing to answer about a collector the config's ``tasks`` left out.
+
+    Names read off the code are checked when the config is (``check_task_names``); this
+    catches names a task computes, so that no insight judges a collector that was not asked
+    to run.
+    """
+
+    def checked(name: str) -> bool:
+        task = session.integration.tasks.get(name)
+        if task is not None and not task.is_insight and not session.selected(name):
+            raise TaskNotRunError(
+                f"asked whether '{name}' succeeded, but the config's 'tasks' does not select it; "
+                f"add '{name}' to 'tasks'",
+                integration=session.name,
+                task=task_def.name,
+            )
+        return status_of(name)
+
+    return checked
 
 
 def _with_errors(error: IntegrationError, errors: list[str]) -> IntegrationError:
