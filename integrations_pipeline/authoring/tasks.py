@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -128,6 +129,7 @@ def task(
             enabled=enabled,
             depends_on=depends_on,
         )
+        check_signature(fn, spec.name, Path(fn.__code__.co_filename))
         setattr(fn, TASK_MARKER, spec)
         return fn
 
@@ -151,6 +153,32 @@ def make_spec(file: Path, doc: str | None, **arguments: Any) -> TaskSpec:
             task=name if isinstance(name, str) else repr(name),
             file=str(file),
         ) from None
+
+
+def check_signature(fn: Callable[..., Any], name: str, file: Path) -> None:
+    """A task is called as ``fn(self, ctx)``: it must take exactly those two positional
+    parameters (more only with defaults), or the integration does not load."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    parameters = list(inspect.signature(fn).parameters.values())
+    positional = [p for p in parameters if p.kind in kinds]
+    required = [p for p in positional if p.default is inspect.Parameter.empty]
+    takes_more = any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in parameters)
+    keyword_only = [
+        p
+        for p in parameters
+        if p.kind == inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty
+    ]
+    if len(required) <= 2 and (len(positional) >= 2 or takes_more) and not keyword_only:
+        return
+    shown = ", ".join(str(p.replace(annotation=inspect.Parameter.empty)) for p in parameters)
+    prefix = "async def" if inspect.iscoroutinefunction(fn) else "def"
+    raise TaskDefinitionError(
+        f"'{fn.__name__}({shown})' cannot be called as a task: define it as "
+        f"'{prefix} {fn.__name__}(self, ctx: TaskContext)' (tasks are called with self and ctx)",
+        integration=_integration_of(file),
+        task=name,
+        file=str(file),
+    )
 
 
 def _first_line(doc: str | None) -> str | None:
