@@ -81,6 +81,7 @@ def run_integration(
     *,
     tasks: Iterable[str] | None = None,
     task_timeout: float | None = None,
+    stage_one_timeout: float | None = None,
     project: Path | None = None,
     instance: dg.DagsterInstance | None = None,
     tags: Mapping[str, str] | None = None,
@@ -94,6 +95,7 @@ def run_integration(
         config: Its config (as in integrations.json's schema); ``{env: VAR}`` allowed.
         tasks: Run only these tasks (the ``tasks`` config key).
         task_timeout: Seconds per task (the ``task_timeout`` config key).
+        stage_one_timeout: Seconds StageOne may take (the ``stage_one_timeout`` config key).
         project: Folder with integrations.json and integrations/ (default: this project).
         instance: Dagster instance to run on (default: an ephemeral one).
         tags: More run tags.
@@ -114,6 +116,8 @@ def run_integration(
         run_config_values["tasks"] = list(tasks)
     if task_timeout is not None:
         run_config_values["task_timeout"] = task_timeout
+    if stage_one_timeout is not None:
+        run_config_values["stage_one_timeout"] = stage_one_timeout
     run_id = str(uuid.uuid4())
     with contextlib.ExitStack() as stack:
         if instance is None:

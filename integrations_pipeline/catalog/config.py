@@ -20,8 +20,9 @@ from integrations_pipeline.catalog import validity_cache
 from integrations_pipeline.common.errors import IntegrationConfigError
 from integrations_pipeline.common.redaction import MIN_SECRET_LENGTH, redact, secret_forms
 
-COMMON_KEYS = ("task_timeout", "tasks")
+COMMON_KEYS = ("task_timeout", "stage_one_timeout", "tasks")
 DEFAULT_TASK_TIMEOUT = 900.0
+DEFAULT_STAGE_ONE_TIMEOUT = 60.0
 
 
 def is_secret_field(schema: Mapping[str, Any]) -> bool:
@@ -58,6 +59,7 @@ class ResolvedConfig:
     secrets: frozenset[str]
     # Secret fields given as literal values (stored with the run) instead of {env: VAR}.
     literal_secrets: bool = False
+    stage_one_timeout: float = DEFAULT_STAGE_ONE_TIMEOUT
 
 
 def resolve_config(
@@ -77,14 +79,13 @@ def resolve_config(
     schema_secrets = set(_secret_values(schema, values))
     env_values = set(_env_values(unresolved if unresolved is not None else config, values))
     secrets = schema_secrets | env_values
-    task_timeout = values.pop("task_timeout", None)
-    tasks = values.pop("tasks", None) or ()
-    _validate_common(integration, task_timeout, tasks)
+    common = _pop_common(integration, values)
     _validate_schema(integration, schema, values, frozenset(secrets))
     return ResolvedConfig(
         values=values,
-        tasks=tuple(tasks),
-        task_timeout=float(task_timeout) if task_timeout is not None else DEFAULT_TASK_TIMEOUT,
+        tasks=tuple(common["tasks"] or ()),
+        task_timeout=float(common["task_timeout"] or DEFAULT_TASK_TIMEOUT),
+        stage_one_timeout=float(common["stage_one_timeout"] or DEFAULT_STAGE_ONE_TIMEOUT),
         secrets=frozenset(form for s in secrets if len(s) >= MIN_SECRET_LENGTH for form in secret_forms(s)),
         literal_secrets=bool(schema_secrets - env_values),
     )
@@ -195,9 +196,7 @@ def check_stored_config(integration: str, schema: Mapping[str, Any], config: Map
         )
     unset: list[tuple[str, ...]] = []
     values = _substitute_env(config, (), unset)
-    task_timeout = values.pop("task_timeout", None)
-    tasks = values.pop("tasks", None) or ()
-    _validate_common(integration, task_timeout, tasks)
+    _pop_common(integration, values)
     import jsonschema
 
     validator_cls = jsonschema.validators.validator_for(schema)
@@ -267,21 +266,27 @@ def _leaves(value: Any) -> Iterable[Any]:
         yield value
 
 
-def _validate_common(integration: str, task_timeout: Any, tasks: Any) -> None:
-    if task_timeout is not None and (
-        isinstance(task_timeout, bool)
-        or not isinstance(task_timeout, int | float)
-        or not math.isfinite(task_timeout)
-        or task_timeout <= 0
-    ):
-        raise IntegrationConfigError(
-            f"config field 'task_timeout' must be a positive number of seconds, got {task_timeout!r}",
-            integration=integration,
-        )
+def _pop_common(integration: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Take the common keys out of ``values``, checked; absent ones are None."""
+    common = {key: values.pop(key, None) for key in COMMON_KEYS}
+    for key in ("task_timeout", "stage_one_timeout"):
+        limit = common[key]
+        if limit is not None and (
+            isinstance(limit, bool)
+            or not isinstance(limit, int | float)
+            or not math.isfinite(limit)
+            or limit <= 0
+        ):
+            raise IntegrationConfigError(
+                f"config field '{key}' must be a positive number of seconds, got {limit!r}",
+                integration=integration,
+            )
+    tasks = common["tasks"] or ()
     if not isinstance(tasks, list | tuple) or not all(isinstance(t, str) for t in tasks):
         raise IntegrationConfigError(
             "config field 'tasks' must be a list of task names", integration=integration
         )
+    return common
 
 
 def _validate_schema(

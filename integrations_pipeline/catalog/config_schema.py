@@ -15,29 +15,34 @@ from typing import Any
 import dagster as dg
 
 from integrations_pipeline.catalog import validity_cache
-from integrations_pipeline.catalog.config import DEFAULT_TASK_TIMEOUT, is_secret_field
+from integrations_pipeline.catalog.config import (
+    DEFAULT_STAGE_ONE_TIMEOUT,
+    DEFAULT_TASK_TIMEOUT,
+    is_secret_field,
+)
 from integrations_pipeline.common.errors import IntegrationConfigError, IntegrationLoadError
+
+# The keys every integration's config takes besides its own (see catalog.config).
+COMMON_FIELDS: dict[str, tuple[Any, str]] = {
+    "task_timeout": (
+        dg.Float,
+        f"Seconds each task may run before it fails with a timeout (default {DEFAULT_TASK_TIMEOUT:g}).",
+    ),
+    "stage_one_timeout": (
+        dg.Float,
+        "Seconds StageOne (authentication) may run before the run fails with a timeout "
+        f"(default {DEFAULT_STAGE_ONE_TIMEOUT:g}).",
+    ),
+    "tasks": ([str], "Names of the only tasks to run; absent or empty runs all enabled tasks."),
+}
 
 
 def dagster_config_schema(integration: str, schema: Mapping[str, Any]) -> Any:
     """The Dagster config type of an integration: its JSON Schema plus the common keys."""
     translated = _translate_object(integration, schema, path=())
     fields = dict(translated.fields)
-    if "task_timeout" not in fields:
-        fields["task_timeout"] = dg.Field(
-            dg.Float,
-            is_required=False,
-            description=(
-                "Seconds each task may run before it fails with a timeout "
-                f"(default {DEFAULT_TASK_TIMEOUT:g})."
-            ),
-        )
-    if "tasks" not in fields:
-        fields["tasks"] = dg.Field(
-            [str],
-            is_required=False,
-            description="Names of the only tasks to run; absent or empty runs all enabled tasks.",
-        )
+    for key, (config_type, description) in COMMON_FIELDS.items():
+        fields.setdefault(key, dg.Field(config_type, is_required=False, description=description))
     return type(translated)(fields)
 
 

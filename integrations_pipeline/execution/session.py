@@ -1,4 +1,9 @@
-"""A session: an integration ready to run tasks, its config validated and StageOne run."""
+"""A session: an integration ready to run tasks, its config validated and StageOne run.
+
+StageOne runs under ``stage_one_timeout`` as tasks run under ``task_timeout``
+(:mod:`.limits`); its ``start()`` may be a coroutine, which is then awaited in an event loop
+of its own (so what it returns must not need that loop later).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from integrations_pipeline.catalog.config import ResolvedConfig, resolve_config
 from integrations_pipeline.catalog.discovery import Integration, check_task_names
 from integrations_pipeline.common.errors import IntegrationError, StageOneError
 from integrations_pipeline.common.redaction import active_secrets, redact, redact_value, register_secrets
+from integrations_pipeline.execution.limits import call_limited
 
 
 @dataclass
@@ -70,18 +76,32 @@ def open_session(
     if resolved.tasks:
         runner_config["tasks"] = list(resolved.tasks)
     runner_config["task_timeout"] = resolved.task_timeout
-    try:
-        runner = integration.runner_cls(runner_config)
-        stage_one = runner.StageOne(runner.config)
-        base = stage_one.start()
-    except IntegrationError:
-        raise
-    except Exception as error:
+    runner_config["stage_one_timeout"] = resolved.stage_one_timeout
+    runners: list[BaseRunner] = []
+
+    def start() -> Any:
+        runners.append(integration.runner_cls(runner_config))
+        return runners[0].StageOne(runners[0].config).start()
+
+    limit = resolved.stage_one_timeout
+    done = call_limited(start, limit, name=f"{integration.name}.StageOne")
+    if done.timed_out:
+        fate = "it was cancelled" if done.cancelled else "it was abandoned"
+        raise StageOneError(
+            f"StageOne timed out after {limit:g} s (stage_one_timeout); {fate}",
+            integration=integration.name,
+        )
+    if isinstance(done.error, IntegrationError):
+        raise done.error
+    if done.error is not None:
+        if not isinstance(done.error, Exception):  # KeyboardInterrupt, SystemExit
+            raise done.error
         secrets = resolved.secrets | (active_secrets() - earlier)
         raise StageOneError(
-            f"StageOne failed: {redact(describe_error(error), secrets)}",
+            f"StageOne failed: {redact(describe_error(done.error), secrets)}",
             integration=integration.name,
         ) from None
+    runner, base = runners[0], done.value
     if base is None:
         base = {}
     if not isinstance(base, Mapping):

@@ -1,9 +1,10 @@
 """Running one task: under its ``task_timeout``, its result validated and redacted.
 
 A task runs in a daemon thread so that ``task_timeout`` can end the step without waiting
-for the task: a task stuck on a hung API keeps its thread until the run's process exits,
-but the run goes on. Everything a task says (logs, errors, its result) passes through the
-session's redaction of secret values before it reaches Dagster or the database.
+for the task (:mod:`.limits`): an ``async def`` task is awaited there and cancelled at the
+limit; a task stuck on a hung API keeps its thread until the run's process exits, but the
+run goes on. Everything a task says (logs, errors, its result) passes through the session's
+redaction of secret values before it reaches Dagster or the database.
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ from integrations_pipeline.common.errors import (
     TaskTimeoutError,
 )
 from integrations_pipeline.common.redaction import redact, redact_value
+from integrations_pipeline.execution.limits import call_limited
 from integrations_pipeline.execution.session import Session, describe_error
-
-LOG_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -118,13 +118,9 @@ def run_task(
         error=lambda message: lines.put(("error", message)),
         secrets=session.secrets,
     )
-    box: dict[str, Any] = {}
 
-    def target() -> None:
-        try:
-            box["value"] = task_def.fn(session.stage_two, ctx)
-        except BaseException as error:
-            box["error"] = error
+    def call() -> Any:
+        return task_def.fn(session.stage_two, ctx)
 
     def drain() -> None:
         while True:
@@ -140,27 +136,22 @@ def run_task(
                 logs.append(message)
                 log(message)
 
+    limit = session.config.task_timeout
     started = time.monotonic()
-    deadline = started + session.config.task_timeout
-    worker = threading.Thread(target=target, name=f"{session.name}.{task_def.name}", daemon=True)
-    worker.start()
-    while worker.is_alive():
-        worker.join(min(LOG_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
-        drain()
-        if worker.is_alive() and time.monotonic() >= deadline:
-            raise _with_errors(
-                TaskTimeoutError(
-                    f"timed out after {session.config.task_timeout:g} s (task_timeout); "
-                    "the task was abandoned",
-                    integration=session.name,
-                    task=task_def.name,
-                ),
-                errors,
-            )
-    drain()
+    done = call_limited(call, limit, name=f"{session.name}.{task_def.name}", poll=drain)
+    if done.timed_out:
+        fate = "the task was cancelled" if done.cancelled else "the task was abandoned"
+        raise _with_errors(
+            TaskTimeoutError(
+                f"timed out after {limit:g} s (task_timeout); {fate}",
+                integration=session.name,
+                task=task_def.name,
+            ),
+            errors,
+        )
     duration = time.monotonic() - started
-    if "error" in box:
-        error = box["error"]
+    if done.error is not None:
+        error = done.error
         if isinstance(error, IntegrationError):
             raise _with_errors(
                 type(error)(session.redact(error.reason), integration=error.integration, task=error.task),
@@ -175,7 +166,7 @@ def run_task(
         failure.traceback_text = session.redact(trace)  # type: ignore[attr-defined]
         raise _with_errors(failure, errors)
     try:
-        result = validate_result(task_def, box.get("value"))
+        result = validate_result(task_def, done.value)
     except IntegrationError as error:
         raise _with_errors(error, errors) from None
     secrets = session.secrets  # once per result, not once per string
