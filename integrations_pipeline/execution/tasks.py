@@ -3,8 +3,9 @@
 A task runs in a daemon thread so that ``task_timeout`` can end the step without waiting
 for the task (:mod:`.limits`): an ``async def`` task is awaited there and cancelled at the
 limit; a task stuck on a hung API keeps its thread until the run's process exits, but the
-run goes on. Everything a task says (logs, errors, its result) passes through the session's
-redaction of secret values before it reaches Dagster or the database.
+run goes on. Everything a task says (logs, errors, the HTTP toolkit's retries, its result)
+passes through the session's redaction of secret values before it reaches Dagster or the
+database.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from integrations_pipeline.common.errors import (
 from integrations_pipeline.common.redaction import redact, redact_value
 from integrations_pipeline.execution.limits import call_limited
 from integrations_pipeline.execution.session import Session, describe_error
+from integrations_pipeline.execution.task_log import send_toolkit_lines_to
 
 
 @dataclass
@@ -120,6 +122,7 @@ def run_task(
     )
 
     def call() -> Any:
+        send_toolkit_lines_to(lambda message: lines.put(("log", message)))
         return task_def.fn(session.stage_two, ctx)
 
     def drain() -> None:

@@ -148,7 +148,7 @@ class ClientBase:
         if not self._should_retry(attempt, response, retry_after):
             raise self._give_up(method, url, detail, response)
         delay = self.retry.delay(attempt, retry_after)
-        self._log_retry(method, url, what, delay, attempt)
+        self._log_retry(method, url, what, delay, attempt, asked=retry_after is not None)
         return delay
 
     def _give_up(self, method: str, url: str, error: str, response: httpx.Response | None) -> HttpError:
@@ -173,8 +173,13 @@ class ClientBase:
         # A 403 that says when to come back is a rate limit (GitHub's primary and secondary).
         return response.status_code == 403 and retry_after is not None
 
-    def _log_retry(self, method: str, url: str, what: str, delay: float, attempt: int) -> None:
-        logger.warning(self.redact(f"{method} {url}: {what}; retry {attempt + 1} in {delay:.2f} s"))
+    def _log_retry(
+        self, method: str, url: str, what: str, delay: float, attempt: int, *, asked: bool
+    ) -> None:
+        # While a task runs, this line also goes to its log (the run's event log): see
+        # integrations_pipeline.execution.task_log.
+        why = " as the server asked (Retry-After or rate-limit reset)" if asked else ""
+        logger.warning(self.redact(f"{method} {url}: {what}; retry {attempt + 1} in {delay:.2f} s{why}"))
 
     # --- the body cap ----------------------------------------------------------------------
 
