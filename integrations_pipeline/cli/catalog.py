@@ -40,6 +40,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     from integrations_pipeline.catalog.static import read_integration
 
     catalog = load_catalog(args.project, include_disabled=True, loader=read_integration)
+    if not catalog.entries and catalog.problems:  # no integrations.json to list, or not JSON
+        for problem in catalog.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
     rows = _listing(catalog)
     if args.json:
         print(json.dumps(rows, indent=2))

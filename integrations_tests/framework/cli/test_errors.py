@@ -4,6 +4,7 @@ secret, and a non-zero exit: whichever command it is given to."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,7 @@ import pytest
 
 from integrations_pipeline.cli.errors import user_error
 from integrations_pipeline.common.errors import IntegrationConfigError
+from integrations_tests.conftest import PROJECT
 from integrations_tests.framework.cli.command import integrations
 
 SECRET = "987654321"
@@ -108,3 +110,18 @@ def _refusing(_: dg.InitResourceContext) -> None:
 @dg.asset(required_resource_keys={"demo"})
 def _uses_demo() -> None:
     pass
+
+
+def test_list_without_an_integrations_json_fails_in_one_line(tmp_path):
+    listed = integrations("--project", str(tmp_path / "nowhere"), "list")
+    assert listed.returncode == 1
+    assert listed.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'nowhere' / 'integrations.json'} not found"
+    ]
+
+
+def test_a_reader_that_goes_away_is_no_traceback():
+    # `integrations list | head -1`: the reader is gone before the listing is written.
+    shell = f"{sys.executable} -m integrations_pipeline.cli list | true"
+    piped = subprocess.run(["bash", "-c", shell], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in piped.stderr and "BrokenPipeError" not in piped.stderr, piped.stderr
