@@ -190,7 +190,7 @@ def compile_integration(integration: Integration) -> CompiledIntegration:
             INTEGRATION_TAG: integration.name,
             PARTITION_TAG: ADHOC_PARTITION,
             # The entry's tags, so that the Dagster UI filters jobs and runs by them.
-            **{f"{ENTRY_TAG_PREFIX}{tag}": "" for tag in getattr(integration.entry, "tags", ())},
+            **{f"{ENTRY_TAG_PREFIX}{tag}": "" for tag in integration.entry.tags},
         },
     )
     return CompiledIntegration(assets, checks, job)
