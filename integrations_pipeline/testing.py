@@ -21,8 +21,9 @@ from typing import Any
 
 import dagster as dg
 
+from integrations_pipeline.catalog.config_schema import config_error_messages
 from integrations_pipeline.catalog.discovery import Integration, load_catalog
-from integrations_pipeline.common.errors import IntegrationLoadError
+from integrations_pipeline.common.errors import IntegrationConfigError, IntegrationLoadError
 from integrations_pipeline.common.redaction import secret_forms
 from integrations_pipeline.execution.tasks import TaskOutcome, capture_outcomes
 from integrations_pipeline.orchestration.build import compile_integration, disabled_insights
@@ -101,6 +102,10 @@ def run_integration(
         tags: More run tags.
         deployment: Run as this deployment (its partition and ``deployment`` tag).
         integration: An already loaded integration (skips discovery).
+
+    Raises:
+        IntegrationConfigError: the config does not fit the Dagster config types (a wrong
+            enum value, a missing field, ...); the run is then not started.
     """
     integration = integration or load_integration_by_name(name, project)
     compiled = compile_integration(integration)
@@ -177,12 +182,17 @@ def _execute(
     deployment: str | None,
 ) -> tuple[dg.ExecuteInProcessResult, list[TaskOutcome]]:
     with capture_outcomes(run_id) as outcomes:
-        result = job.execute_in_process(
-            run_config={"resources": {name: {"config": config}}},
-            instance=instance,
-            run_id=run_id,
-            tags={**(tags or {}), **({"deployment": deployment} if deployment else {})},
-            partition_key=deployment,
-            raise_on_error=False,
-        )
+        try:
+            result = job.execute_in_process(
+                run_config={"resources": {name: {"config": config}}},
+                instance=instance,
+                run_id=run_id,
+                tags={**(tags or {}), **({"deployment": deployment} if deployment else {})},
+                partition_key=deployment,
+                raise_on_error=False,
+            )
+        except dg.DagsterInvalidConfigError as error:
+            # Refused before the run starts: said as `integrations check` says it.
+            problems = "; ".join(config_error_messages(error.errors))
+            raise IntegrationConfigError(f"invalid config: {problems}", integration=name) from None
     return result, list(outcomes)

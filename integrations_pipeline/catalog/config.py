@@ -30,6 +30,11 @@ def is_secret_field(schema: Mapping[str, Any]) -> bool:
     return schema.get("writeOnly") is True or schema.get("format") == "password"
 
 
+def not_one_of(allowed: Iterable[Any]) -> str:
+    """``is not one of 'metric', 'imperial'``: how a wrong enum value is described."""
+    return f"is not one of {', '.join(repr(value) for value in allowed)}"
+
+
 def schema_problem(schema: Mapping[str, Any]) -> str | None:
     """What makes ``schema`` an invalid JSON Schema (``at <path>: <why>``), or None.
 
@@ -212,7 +217,7 @@ def check_stored_config(integration: str, schema: Mapping[str, Any], config: Map
             os.environ[v["env"]] for v in _env_references(config) if v["env"] in os.environ
         )
         raise IntegrationConfigError(
-            f"config field '{'.'.join(path) or '(root)'}': {redact(error.message, env_values)}",
+            f"config field '{'.'.join(path) or '(root)'}': {redact(_error_message(error), env_values)}",
             integration=integration,
         )
 
@@ -305,10 +310,17 @@ def _validate_schema(
     if error.validator == "required" and missing:
         path.append(missing.group(1))
     field = ".".join(path) or "(root)"
-    message = error.message
+    message = _error_message(error)
     hidden = is_secret_field(error.schema) or (isinstance(error.instance, str) and error.instance in secrets)
     if hidden:
         message = f"does not satisfy '{error.validator}' (value hidden: secret)"
     raise IntegrationConfigError(
         f"config field '{field}': {redact(message, secrets)}", integration=integration
     )
+
+
+def _error_message(error: Any) -> str:
+    """What a jsonschema error says, a wrong enum value with the values it may take."""
+    if error.validator == "enum" and isinstance(error.validator_value, list):
+        return f"{error.instance!r} {not_one_of(error.validator_value)}"
+    return str(error.message)

@@ -8,7 +8,6 @@ task runs (:mod:`integrations_pipeline.catalog.config`).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +18,7 @@ from integrations_pipeline.catalog.config import (
     DEFAULT_STAGE_ONE_TIMEOUT,
     DEFAULT_TASK_TIMEOUT,
     is_secret_field,
+    not_one_of,
 )
 from integrations_pipeline.common.errors import IntegrationConfigError, IntegrationLoadError
 
@@ -128,10 +128,7 @@ def _translate(integration: str, schema: Mapping[str, Any], path: tuple[str, ...
         )
         return dg.Noneable(inner) if "null" in json_type else inner
     if "enum" in schema and json_type in (None, "string") and _all_strings(schema["enum"]):
-        return dg.Enum(
-            _enum_name(integration, path),
-            [dg.EnumValue(value) for value in schema["enum"]],
-        )
+        return dg.Enum(_enum_name(schema["enum"]), [dg.EnumValue(value) for value in schema["enum"]])
     if json_type == "object":
         return _translate_object(integration, schema, path)
     if json_type == "array":
@@ -145,12 +142,60 @@ def _all_strings(values: Iterable[Any]) -> bool:
     return all(isinstance(v, str) for v in values)
 
 
-def _enum_name(integration: str, path: tuple[str, ...]) -> str:
-    # Dagster enum type names are global to the code location: readable, and made unique
-    # by a digest of the exact path (so `a_b.c` and `a.b_c` never share one).
-    readable = re.sub(r"[^A-Za-z0-9_]", "_", "__".join((integration, *path)))
-    digest = hashlib.sha1("\x1f".join((integration, *path)).encode()).hexdigest()[:8]
-    return f"{readable}_{digest}"
+# An enum's name is what Dagster's own error shows (launchpad, `dagster job execute`):
+# "Value at path root:...:units not in enum type one of 'metric', 'imperial' got kelvin".
+MAX_ENUM_NAME = 120
+
+
+def _enum_name(values: Iterable[str]) -> str:
+    # Dagster keys config types by name: the same name must always mean the same values.
+    # The listed values are the name; a long list is cut and told apart by a digest.
+    values = list(values)
+    name = f"one of {', '.join(repr(value) for value in values)}"
+    if len(name) <= MAX_ENUM_NAME:
+        return name
+    digest = hashlib.sha1("\x1f".join(values).encode()).hexdigest()[:8]
+    return f"{name[:MAX_ENUM_NAME].rsplit(', ', 1)[0]}, ... ({len(values)} values, {digest})"
+
+
+def config_error_messages(errors: Iterable[Any]) -> list[str]:
+    """Dagster's config errors as this project words them: a wrong enum value as
+    ``config field 'units': 'kelvin' is not one of 'metric', 'imperial'``, the others as
+    Dagster says them."""
+    from dagster._config import ConfigTypeKind
+    from dagster._config.errors import RuntimeMismatchErrorData
+
+    messages = []
+    for error in errors:
+        data = error.error_data
+        snap = getattr(data, "config_type_snap", None)
+        if (
+            isinstance(data, RuntimeMismatchErrorData)
+            and snap is not None
+            and snap.kind == ConfigTypeKind.ENUM
+        ):
+            allowed = [value.value for value in snap.enum_values or ()]
+            messages.append(
+                f"config field '{_field_path(error.stack)}': {data.value_rep} {not_one_of(allowed)}"
+            )
+        else:
+            messages.append(error.message)
+    return messages
+
+
+def _field_path(stack: Any) -> str:
+    """The dotted path of a field in an integration's config, from a Dagster error's stack
+    (which may start at the run config: ``resources.<integration>.config``)."""
+    from dagster._config.stack import EvaluationStackListItemEntry, EvaluationStackPathEntry
+
+    parts = [
+        str(entry.field_name if isinstance(entry, EvaluationStackPathEntry) else entry.list_index)
+        for entry in stack.entries
+        if isinstance(entry, EvaluationStackPathEntry | EvaluationStackListItemEntry)
+    ]
+    if len(parts) >= 3 and parts[0] == "resources" and parts[2] == "config":
+        parts = parts[3:]
+    return ".".join(parts) or "(root)"
 
 
 def apply_dagster_schema(
@@ -161,6 +206,6 @@ def apply_dagster_schema(
 
     result = process_config(resolve_to_config_type(dagster_config_schema(integration, schema)), dict(config))
     if not result.success:
-        problems = "; ".join(error.message for error in result.errors or [])
+        problems = "; ".join(config_error_messages(result.errors or []))
         raise IntegrationConfigError(f"invalid config: {problems}", integration=integration)
     return dict(result.value or {})
