@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from integrations_pipeline.catalog.config_schema import dagster_config_schema
+from integrations_pipeline.catalog.config_schema import config_error_messages, dagster_config_schema
 from integrations_pipeline.common.runs import ADHOC_PARTITION, SLOT_TAG, TRIGGER_TAG
 from integrations_pipeline.orchestration.keys import deployments_partitions
 
@@ -177,7 +177,7 @@ def _config_problem(deployment: Deployment, schema: Mapping[str, Any]) -> str | 
     result = process_config(config_type, dict(deployment.config))
     if result.success:
         return None
-    return "; ".join(error.message for error in result.errors or [])
+    return "; ".join(config_error_messages(result.errors or []))
 
 
 def _config_ticket(deployment: Deployment, problem: str, occurrence: str | None) -> None:

@@ -299,3 +299,28 @@ def test_concurrent_deliveries_post_each_ticket_once(database_url, monkeypatch):
         assert list_tickets()[0]["webhook"] == "delivered (HTTP 200)"
     finally:
         receiver.close()
+
+
+def test_a_config_ticket_names_an_enum_fields_allowed_values(deployments):
+    from sqlalchemy import update
+
+    from integrations_pipeline.operations.deployments import DeploymentRow
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "api_key": {"type": "string"},
+            "units": {"type": "string", "enum": ["metric", "imperial"]},
+        },
+    }
+    with deployments.engine.begin() as connection:
+        connection.execute(
+            update(DeploymentRow)
+            .where(DeploymentRow.name == "acme")
+            .values(config={**CONFIG, "units": "kelvin"})
+        )
+    with dg.instance_for_test() as instance:
+        result = evaluate_scheduler(instance, {"guide_demo": schema}, [], None, store=deployments)
+        assert result.run_requests == []
+    [ticket] = list_tickets()
+    assert "config field 'units': 'kelvin' is not one of 'metric', 'imperial'" in ticket["error_summary"]
