@@ -7,7 +7,8 @@ of its own (so what it returns must not need that loop later).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import queue
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from integrations_pipeline.catalog.discovery import Integration, check_task_name
 from integrations_pipeline.common.errors import IntegrationError, StageOneError
 from integrations_pipeline.common.redaction import active_secrets, redact, redact_value, register_secrets
 from integrations_pipeline.execution.limits import call_limited
+from integrations_pipeline.execution.task_log import send_toolkit_lines_to
 
 
 @dataclass
@@ -67,8 +69,12 @@ def open_session(
     config: Mapping[str, Any],
     *,
     unresolved: Mapping[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> Session:
-    """Validate the config, build the integration's Runner and run its StageOne."""
+    """Validate the config, build the integration's Runner and run its StageOne.
+
+    ``log``: where the HTTP toolkit's lines (retries, backoffs) made by StageOne go, redacted
+    (a run's resource-init log); without it they go where they went before."""
     resolved = resolve_integration_config(integration, config, unresolved=unresolved)
     earlier = active_secrets()
     register_secrets(resolved.secrets)
@@ -79,12 +85,20 @@ def open_session(
     runner_config["stage_one_timeout"] = resolved.stage_one_timeout
     runners: list[BaseRunner] = []
 
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+
     def start() -> Any:
+        if log is not None:
+            send_toolkit_lines_to(lines.put)
         runners.append(integration.runner_cls(runner_config))
         return runners[0].StageOne(runners[0].config).start()
 
+    def drain() -> None:  # in this thread: the caller's log may not be called from another
+        while log is not None and not lines.empty():
+            log(redact(lines.get_nowait(), resolved.secrets | (active_secrets() - earlier)))
+
     limit = resolved.stage_one_timeout
-    done = call_limited(start, limit, name=f"{integration.name}.StageOne")
+    done = call_limited(start, limit, name=f"{integration.name}.StageOne", poll=drain)
     if done.timed_out:
         fate = "it was cancelled" if done.cancelled else "it was abandoned"
         raise StageOneError(

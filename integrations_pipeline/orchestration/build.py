@@ -231,7 +231,8 @@ def _session_resource(integration: Integration) -> dg.ResourceDefinition:
         unresolved = config_for_run(init_context.run, name, given)
         # The deployment's stored config, when it replaced the one given, is resolved here.
         config = init_context.resource_config if unresolved is given else unresolved
-        session = open_session(integration, config or {}, unresolved=unresolved)
+        log = init_context.log.info if init_context.log is not None else None  # StageOne's HTTP retries
+        session = open_session(integration, config or {}, unresolved=unresolved, log=log)
         partition = init_context.run.tags.get(PARTITION_TAG) if init_context.run else None
         ensure_partition(init_context.instance, name, partition)
         if session.config.literal_secrets and init_context.log is not None:

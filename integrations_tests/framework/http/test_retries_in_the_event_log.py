@@ -97,3 +97,47 @@ def test_a_timed_out_task_goes_on_retrying_in_its_own_log_not_the_next_tasks(mak
     assert not [
         e for e in result.event_log if e.step_key == "stuck__list_after" and "http:" in e.user_message
     ]
+
+
+STAGE_ONE = """
+from urllib.parse import quote
+
+from integrations_pipeline.sdk import BaseRunner, HttpClient, RetryPolicy, register_tasks
+
+FAST = RetryPolicy(attempts=4, backoff=0.01, jitter=False)
+
+
+class Runner(BaseRunner):
+    name = "feed"
+
+    def __init__(self, config):
+        register_tasks(self.__class__)
+        super().__init__(config)
+
+    class StageOne(BaseRunner.StageOne):
+        def start(self):
+            key = quote(self.config["api_key"], safe="")
+            with HttpClient(self.config["url"], retry=FAST) as api:
+                return {"flaky": api.get(f"/flaky?key={key}").json()}
+
+    class StageTwo(BaseRunner.StageTwo):
+        pass
+"""
+COLLECTOR = """
+from integrations_pipeline.sdk import task
+
+
+@task(name="c")
+def c(self, ctx):
+    return {"data": []}
+"""
+
+
+def test_stage_ones_retries_are_in_the_event_log_too(make_project, feed, capfd, caplog):
+    files = {"collectors/c.py": COLLECTOR, "entry.py": STAGE_ONE}
+    project = make_project({"feed": {"schema": SCHEMA, "files": files}})
+    result = run_integration("feed", {"url": feed.url, "api_key": KEY}, project=project)
+    assert result.success, result.errors
+    lines = [e.user_message for e in result.event_log if "http: GET" in (e.user_message or "")]
+    assert lines == ["http: GET /flaky?key=***: HTTP 502; retry 1 in 0.01 s"]
+    assert not secret_leaks(result, [KEY], caplog.text, *capfd.readouterr())
