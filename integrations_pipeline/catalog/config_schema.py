@@ -35,6 +35,11 @@ COMMON_FIELDS: dict[str, tuple[Any, str]] = {
     ),
     "tasks": ([str], "Names of the only tasks to run; absent or empty runs all enabled tasks."),
 }
+# Shown by the launchpad and `dagster job scaffold_config`, and what a run gets without them.
+COMMON_DEFAULTS: dict[str, Any] = {
+    "task_timeout": DEFAULT_TASK_TIMEOUT,
+    "stage_one_timeout": DEFAULT_STAGE_ONE_TIMEOUT,
+}
 
 
 def dagster_config_schema(integration: str, schema: Mapping[str, Any]) -> Any:
@@ -42,7 +47,9 @@ def dagster_config_schema(integration: str, schema: Mapping[str, Any]) -> Any:
     translated = _translate_object(integration, schema, path=())
     fields = dict(translated.fields)
     for key, (config_type, description) in COMMON_FIELDS.items():
-        fields.setdefault(key, dg.Field(config_type, is_required=False, description=description))
+        default = COMMON_DEFAULTS.get(key)
+        extra = {"default_value": default} if default is not None else {}
+        fields.setdefault(key, dg.Field(config_type, is_required=False, description=description, **extra))
     return type(translated)(fields)
 
 
@@ -178,9 +185,27 @@ def config_error_messages(errors: Iterable[Any]) -> list[str]:
             messages.append(
                 f"config field '{_field_path(error.stack)}': {data.value_rep} {not_one_of(allowed)}"
             )
+        elif _about_env_reference(error):
+            # Dagster tried the {env: VAR} half of a value-or-reference field and says only that.
+            messages.append(
+                f"config field '{_field_path(error.stack)}': must be a value of its type or {{env: VAR}}"
+            )
         else:
             messages.append(error.message)
-    return messages
+    return list(dict.fromkeys(messages))
+
+
+def _about_env_reference(error: Any) -> bool:
+    """Whether a config error is Dagster matching a value against the ``{env: VAR}`` shape."""
+    from dagster._config.errors import MissingFieldErrorData, RuntimeMismatchErrorData
+
+    data = error.error_data
+    snap = getattr(data, "config_type_snap", None)
+    if isinstance(data, RuntimeMismatchErrorData) and snap is not None:
+        return [field.name for field in snap.fields or ()] == ["env"]
+    if isinstance(data, MissingFieldErrorData):
+        return data.field_name == "env"
+    return 'Expected: "{ env: String }"' in str(error.message)
 
 
 def _field_path(stack: Any) -> str:

@@ -8,14 +8,14 @@ records none.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 
 from integrations_pipeline.common.runs import deployment_of, integration_of
 from integrations_pipeline.findings.alerts import alert_new_findings
-from integrations_pipeline.findings.model import SEVERITY_RANK
+from integrations_pipeline.findings.model import SEVERITY_RANK, EvaluationStatus
 from integrations_pipeline.findings.store import FindingStore, get_store
 from integrations_pipeline.operations.tickets import deliver_pending, open_ticket
 from integrations_pipeline.orchestration.keys import step_key
@@ -89,13 +89,19 @@ def finalize_run(
         if r.event_log_entry.dagster_event is not None
     }
     missing = [task for task in dict.fromkeys(planned) if task not in evaluated]
+    selected = _selected_tasks(run, integration)
     for task in missing:
         skipped = step_key(integration, task) in skipped_steps
+        status: EvaluationStatus
+        if selected and task not in selected:
+            status, message = "skipped", "not selected by 'tasks'"
+        elif skipped:
+            status, message = "skipped", "not run: a collector it reads was not run"
+        else:
+            status, message = "error", "not run: a collector it reads failed"
         store.record_evaluation(
             integration=integration, deployment=deployment, task=task, title=task, run_id=run.run_id,
-            status="skipped" if skipped else "error",
-            message="not run: a collector it reads was not run" if skipped
-            else "not run: a collector it reads failed",
+            status=status, message=message,
         )  # fmt: skip
     for task in disabled:
         if task not in evaluated:
@@ -107,6 +113,14 @@ def finalize_run(
     if tags:
         instance.add_run_tags(run.run_id, tags)
     return {"recorded": [*missing, *disabled], "alert": alert_new_findings(run, store), "tags": tags}
+
+
+def _selected_tasks(run: dg.DagsterRun, integration: str) -> set[str]:
+    """The names the run's ``tasks`` config key selects (empty: all)."""
+    run_config: Mapping[str, Any] = run.run_config
+    config = ((run_config.get("resources") or {}).get(integration) or {}).get("config") or {}
+    tasks = config.get("tasks") if isinstance(config, Mapping) else None
+    return {t for t in tasks if isinstance(t, str)} if isinstance(tasks, list) else set()
 
 
 def findings_tags(store: FindingStore, run_id: str) -> dict[str, str]:
@@ -143,6 +157,8 @@ def _innermost(error: Any) -> str:
     while getattr(error, "cause", None) is not None:
         error = error.cause
     message = str(error.message).strip()
-    # The framework's own errors name the integration and task: their class path says nothing more.
+    # The framework's own errors (and the dg.Failure steps raise with them) name the
+    # integration and task: their class path says nothing more.
     kind, said, rest = message.partition(": ")
-    return rest if said and kind.startswith("integrations_pipeline.") else message
+    ours = kind.startswith("integrations_pipeline.") or kind == "dagster._core.definitions.events.Failure"
+    return rest if said and ours else message

@@ -3,8 +3,10 @@
 Dagster 1.13's scaffolder (``dagster._cli.config_scaffolder.scaffold_type``) knows neither a
 scalar union (a config field that takes a value or ``{env: VAR}``, as every string field of
 an integration does, and Dagster's own ``StringSource``) nor ``Float`` (``task_timeout``):
-it fails with "Do not know how to scaffold None" or a KeyError. This teaches it both, and
-leaves every other type to Dagster: a union scaffolds as its scalar, a float as ``0.0``.
+it fails with "Do not know how to scaffold None" or a KeyError. It also ignores defaults, so
+what it prints does not run as it is (an empty log level, both executors at once). This
+teaches it: a field with a default scaffolds as its default, a union as its scalar, a float
+as ``0.0``; every other type is left to Dagster.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def teach_scaffolder() -> None:
     every other process that loads the code location about 0.15 s.
     """
     global _patched
-    config_scaffolder = sys.modules.get("dagster._cli.config_scaffolder")
+    config_scaffolder: Any = sys.modules.get("dagster._cli.config_scaffolder")
     if _patched or config_scaffolder is None:
         return
     from dagster._config import ConfigTypeKind
@@ -31,6 +33,16 @@ def teach_scaffolder() -> None:
     dagsters = config_scaffolder.scaffold_type
 
     def scaffold_type(config_type: Any, skip_non_required: bool = True) -> Any:
+        if ConfigTypeKind.has_fields(config_type.kind) and config_type.kind != ConfigTypeKind.SELECTOR:
+            # A field's default when it has one (the executor, the loggers, the timeouts):
+            # Dagster's placeholders for them ('' log level, both executors) do not run.
+            return {
+                name: field.default_value
+                if field.default_provided
+                else scaffold_type(field.config_type, skip_non_required)
+                for name, field in config_type.fields.items()
+                if field.is_required or not skip_non_required
+            }
         if config_type.kind == ConfigTypeKind.SCALAR_UNION:
             return scaffold_type(config_type.scalar_type, skip_non_required)
         if config_type.kind == ConfigTypeKind.SCALAR and config_type.given_name == "Float":
@@ -38,5 +50,5 @@ def teach_scaffolder() -> None:
         return dagsters(config_type, skip_non_required)
 
     # The scaffolder calls itself by its module-level name: nested fields go through this too.
-    config_scaffolder.scaffold_type = scaffold_type  # type: ignore[assignment]
+    config_scaffolder.scaffold_type = scaffold_type
     _patched = True

@@ -10,7 +10,8 @@ customer's findings under this deployment. So, before any task runs:
   deployment's stored config as it is now;
 - any other run in a deployment's partition must carry exactly that config, or is refused;
 - a run naming a deployment of another integration, or two different deployments (tag and
-  partition), is refused;
+  partition), is refused; so is one launched through the code location (the UI, the GraphQL
+  API) that names no stored deployment (removed, or made up);
 - ad-hoc runs (partition ``adhoc``, no deployment tag) use the config they were given.
 """
 
@@ -56,7 +57,18 @@ def config_for_run(
 
     deployment = DeploymentStore().find(name)
     if deployment is None:
-        return given  # no stored deployment (yet): no other customer's findings to protect
+        if run.remote_job_origin is not None:
+            # Launched through a code location (the UI, the GraphQL API, a sensor): a name that
+            # is no stored deployment (removed, or made up) must not get findings written under it.
+            raise IntegrationConfigError(
+                f"the run is for deployment '{name}', which does not exist: add it with "
+                f"`integrations deployments add {name}`, or launch an ad-hoc run "
+                f"(partition '{ADHOC_PARTITION}', no deployment tag)",
+                integration=integration,
+            )
+        # In-process (run_integration, `dagster job execute`): whoever runs it has the code and
+        # the database already; tests run as deployments they never stored.
+        return given
     if deployment.integration != integration:
         raise IntegrationConfigError(
             f"deployment '{name}' belongs to integration '{deployment.integration}'",
@@ -66,9 +78,9 @@ def config_for_run(
         return deployment.config  # launched by the platform: the deployment's config as it is now
     if dict(given or {}) != deployment.config:
         raise IntegrationConfigError(
-            f"the run is in deployment '{name}''s partition but does not carry that deployment's "
-            f"config: run the deployment with `integrations deployments run-now {name}`, or "
-            f"launch an ad-hoc run (partition '{ADHOC_PARTITION}', no deployment tag)",
+            f"the run is for deployment '{name}' but does not carry its stored config: run the "
+            f"deployment with `integrations deployments run-now {name}`, or launch an ad-hoc run "
+            f"(partition '{ADHOC_PARTITION}', no deployment tag)",
             integration=integration,
         )
     return given

@@ -178,3 +178,9 @@ def test_a_graphql_launch_in_another_deployments_partition_is_refused(dev: Dev) 
     assert run["status"] == "FAILURE"
     assert get_store().list_findings(deployment="acme-hello") == []
     assert get_store().evaluated_tasks(launched["run"]["runId"]) == set()
+    # A name that is no stored deployment (removed, or made up) gets no findings either.
+    params["executionMetadata"] = {"tags": [{"key": "dagster/partition", "value": "nosuch"}]}
+    made_up = dev.graphql(LAUNCH, params=params)["launchPipelineExecution"]
+    assert made_up["__typename"] == "LaunchRunSuccess", made_up
+    assert dev.wait_for_run(made_up["run"]["runId"])["status"] == "FAILURE"
+    assert get_store().list_findings(deployment="nosuch") == []

@@ -82,3 +82,19 @@ def test_run_integration_says_which_values_the_field_takes(make_project):
     ):
         run_integration("weather_feed", {"stations": [{"kind": "buoy"}, {"kind": "ship"}]}, project=project)
     assert run_integration("weather_feed", {"units": "imperial"}, project=project).success
+
+
+def test_a_value_of_the_wrong_shape_is_named_as_a_value_or_a_reference():
+    # Every string or number field also takes {env: VAR}: Dagster, given a list, says only
+    # "must be dict. Expected: { env: String }", as if a plain value were not allowed.
+    from dagster._config import process_config, resolve_to_config_type
+
+    from integrations_pipeline.catalog.config_schema import config_error_messages, dagster_config_schema
+
+    schema = {"type": "object", "properties": {"api_key": {"type": "string"}, "count": {"type": "integer"}}}
+    config_type = resolve_to_config_type(dagster_config_schema("weather", schema))
+    result = process_config(config_type, {"api_key": ["a"], "count": {"x": 1}})
+    assert config_error_messages(result.errors) == [
+        "config field 'api_key': must be a value of its type or {env: VAR}",
+        "config field 'count': must be a value of its type or {env: VAR}",
+    ]

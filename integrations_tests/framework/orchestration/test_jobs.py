@@ -44,7 +44,18 @@ def test_scaffold_config_works_for_every_shipped_job(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         config = yaml.safe_load(done.stdout)
         assert set(config["resources"]) == {name, "io_manager"}
-        assert "task_timeout" in config["resources"][name]["config"]
+        assert config["resources"][name]["config"]["task_timeout"] == 900
+    # What it prints runs once the integration's own fields are filled in.
+    scaffold = yaml.safe_load(
+        dagster(
+            "job", "scaffold_config", "-m", "integrations_pipeline", "-j", "hello_world", home=tmp_path
+        ).stdout
+    )
+    scaffold["resources"]["hello_world"]["config"]["api_key"] = "demo-key"
+    (tmp_path / "scaffold.yaml").write_text(yaml.safe_dump(scaffold))
+    job = ["-m", "integrations_pipeline", "-j", "hello_world"]
+    executed = dagster("job", "execute", *job, "-c", str(tmp_path / "scaffold.yaml"), home=tmp_path)
+    assert executed.returncode == 0, (executed.stdout + executed.stderr)[-3000:]
 
 
 def test_a_broken_integrations_job_takes_its_own_config_and_fails_with_the_load_error(make_project):
@@ -105,7 +116,7 @@ def test_a_run_in_a_deployments_partition_with_another_config_is_refused(acme, t
     refused = execute(tmp_path, {"api_key": {"env": "GLOBEX_KEY"}}, {"dagster/partition": "acme-hello"})
     assert refused.returncode != 0
     output = refused.stdout + refused.stderr
-    assert "is in deployment 'acme-hello''s partition but does not carry that deployment's config" in output
+    assert "the run is for deployment 'acme-hello' but does not carry its stored config" in output
     assert "globex-key-0002" not in output
     # The deployment tag names it as surely as the partition does.
     by_tag = execute(tmp_path, {"api_key": {"env": "GLOBEX_KEY"}}, {"deployment": "acme-hello"})
@@ -190,3 +201,45 @@ def test_an_insights_error_is_its_deployments_check_evaluation(make_project):
         assert evaluation.partition == "initech" and not evaluation.passed
         assert evaluation.description.startswith("deployment 'initech': error: ")
         assert "the judge fell over" in evaluation.description
+
+
+TWO_FEEDS = """
+from integrations_pipeline.sdk import task
+
+
+@task(name="first", order=1)
+def first(self, ctx):
+    return {"data": [1]}
+
+
+@task(name="second", order=2)
+def second(self, ctx):
+    return {"data": [2]}
+"""
+JUDGES = """
+from integrations_pipeline.sdk import task
+
+
+@task(name="judge_first", type="insight")
+def judge_first(self, ctx):
+    return {"violation": False, "data": ctx.get_data("first")}
+
+
+@task(name="judge_second", type="insight")
+def judge_second(self, ctx):
+    return {"violation": False, "data": ctx.get_data("second")}
+"""
+
+
+def test_insights_left_out_by_tasks_say_so_whichever_way_they_were_skipped(make_project):
+    files = {"collectors/feeds.py": TWO_FEEDS, "insights/judges.py": JUDGES}
+    project = make_project({"weather": {"files": files}})
+    result = run_integration("weather", {}, project=project, tasks=["first"])
+    assert result.success, result.errors
+    skipped = {e["task"]: (e["status"], e["message"]) for e in get_store().evaluations(run_id=result.run_id)}
+    # judge_first's step ran and found itself unselected; judge_second's step never ran
+    # (Dagster skipped it: `second` was not materialized). Both are the same to a reader.
+    assert skipped == {
+        "judge_first": ("skipped", "not selected by 'tasks'"),
+        "judge_second": ("skipped", "not selected by 'tasks'"),
+    }
