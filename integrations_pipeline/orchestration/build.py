@@ -28,6 +28,7 @@ from integrations_pipeline.catalog.discovery import Catalog, Integration, LoadPr
 from integrations_pipeline.common.errors import IntegrationError
 from integrations_pipeline.common.runs import ADHOC_PARTITION, INTEGRATION_TAG, PARTITION_TAG
 from integrations_pipeline.execution.session import Session, open_session
+from integrations_pipeline.orchestration.failures import broken_job, never_retry
 from integrations_pipeline.orchestration.io_manager import run_scoped_io_manager
 from integrations_pipeline.orchestration.keys import (
     asset_key,
@@ -130,7 +131,7 @@ def _definitions(
     broken = sorted({p.integration for p in problems if p.integration in listed} - set(compiled))
     entries = {entry.name: entry for entry in catalog.entries}
     jobs.extend(
-        _broken_job(name, [p for p in problems if p.integration == name], entries[name].schema)
+        broken_job(name, [p for p in problems if p.integration == name], entries[name].schema)
         for name in broken
     )
     schemas = {name: catalog.integrations[name].schema for name in compiled}
@@ -228,11 +229,18 @@ def _session_resource(integration: Integration) -> dg.ResourceDefinition:
     def init_session(init_context: dg.InitResourceContext) -> Session:
         run_config: Mapping[str, Any] = init_context.run.run_config if init_context.run else {}
         given = ((run_config.get("resources") or {}).get(name) or {}).get("config")
-        unresolved = config_for_run(init_context.run, name, given)
-        # The deployment's stored config, when it replaced the one given, is resolved here.
-        config = init_context.resource_config if unresolved is given else unresolved
-        log = init_context.log.info if init_context.log is not None else None  # StageOne's HTTP retries
-        session = open_session(integration, config or {}, unresolved=unresolved, log=log)
+        try:
+            unresolved = config_for_run(init_context.run, name, given)
+            # The deployment's stored config, when it replaced the one given, is resolved here.
+            config = init_context.resource_config if unresolved is given else unresolved
+            log = init_context.log.info if init_context.log is not None else None  # StageOne's HTTP retries
+            session = open_session(integration, config or {}, unresolved=unresolved, log=log)
+        except IntegrationError:
+            # A config, tenancy or StageOne (credentials) error fails the same way again: no run
+            # retry, which would only log in to the customer's API twice. A dead process is
+            # still retried (dagster.yaml run_retries).
+            never_retry(init_context.instance, init_context.run)
+            raise
         partition = init_context.run.tags.get(PARTITION_TAG) if init_context.run else None
         ensure_partition(init_context.instance, name, partition)
         if session.config.literal_secrets and init_context.log is not None:
@@ -346,41 +354,3 @@ def _insight_check(
         can_subset=True,
         resource_defs=resources,
     )
-
-
-def _broken_job(name: str, problems: list[LoadProblem], schema: Any) -> dg.JobDefinition:
-    """A job that fails with the integration's load error, whatever config it is given.
-
-    It takes the integration's own config shape (so a deployment's run config, or the one a
-    launchpad holds, is accepted and the run reports the load error, not a config mismatch),
-    or any config if even the schema cannot be translated.
-    """
-    summary = "; ".join(p.message for p in problems)
-    try:
-        config_schema = dagster_config_schema(name, schema if isinstance(schema, Mapping) else {})
-    except Exception:
-        config_schema = dg.Permissive()
-    stage_one = dg.ResourceDefinition(
-        resource_fn=lambda _: None,
-        config_schema=dg.Field(config_schema, is_required=False),
-        description=f"StageOne of '{name}' (not loaded).",
-    )
-
-    @dg.op(
-        name=f"{name}__load_error",
-        description=f"Integration '{name}' failed to load.",
-        required_resource_keys={name},
-    )
-    def load_error() -> None:
-        raise dg.Failure(description=f"integration '{name}' failed to load: {summary}")
-
-    @dg.job(
-        name=name,
-        description=f"BROKEN: {summary}",
-        tags={INTEGRATION_TAG: name},
-        resource_defs={name: stage_one},
-    )
-    def broken() -> None:
-        load_error()
-
-    return broken

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -243,3 +244,52 @@ def test_insights_left_out_by_tasks_say_so_whichever_way_they_were_skipped(make_
         "judge_first": ("skipped", "not selected by 'tasks'"),
         "judge_second": ("skipped", "not selected by 'tasks'"),
     }
+
+
+STAGE_ONE_REFUSES = """
+from integrations_pipeline.sdk import BaseRunner, register_tasks
+
+
+class Runner(BaseRunner):
+    name = "weather"
+
+    def __init__(self, config):
+        register_tasks(self.__class__)
+        super().__init__(config)
+
+    class StageOne(BaseRunner.StageOne):
+        def start(self):
+            raise PermissionError("401: bad credentials")
+
+    class StageTwo(BaseRunner.StageTwo):
+        pass
+"""
+FLAKY = """
+from integrations_pipeline.sdk import task
+
+
+@task(name="feed")
+def feed(self, ctx):
+    raise ConnectionResetError("the API hung up")
+"""
+
+
+def test_deterministic_failures_are_not_retried_and_others_are(make_project):
+    retries = {"run_retries": {"enabled": True, "max_retries": 1, "retry_on_asset_or_op_failure": True}}
+    project = make_project(
+        {
+            "weather": {"files": {"entry.py": STAGE_ONE_REFUSES, "collectors/feed.py": FLAKY}},
+            "flaky": {"files": {"collectors/feed.py": FLAKY}},
+        }
+    )
+    with dg.instance_for_test(overrides=retries) as instance:
+
+        def will_retry(result: Any) -> str:
+            assert not result.success
+            return instance.get_run_by_id(result.run_id).tags["dagster/will_retry"]
+
+        # A config error and a StageOne (credentials) error fail the same way again: no retry.
+        assert will_retry(run_integration("hello_world", {"api_key": "ab"}, instance=instance)) == "false"
+        assert will_retry(run_integration("weather", {}, project=project, instance=instance)) == "false"
+        # A task that failed (a connection reset, say) may succeed when retried.
+        assert will_retry(run_integration("flaky", {}, project=project, instance=instance)) == "true"
