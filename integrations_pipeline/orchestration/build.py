@@ -29,6 +29,7 @@ from integrations_pipeline.common.errors import IntegrationError
 from integrations_pipeline.common.runs import ADHOC_PARTITION, INTEGRATION_TAG, PARTITION_TAG
 from integrations_pipeline.execution.session import Session, open_session
 from integrations_pipeline.orchestration.failures import broken_job, never_retry
+from integrations_pipeline.orchestration.hard_limits import tag_max_runtime
 from integrations_pipeline.orchestration.io_manager import run_scoped_io_manager
 from integrations_pipeline.orchestration.keys import (
     asset_key,
@@ -241,6 +242,11 @@ def _session_resource(integration: Integration) -> dg.ResourceDefinition:
             # still retried (dagster.yaml run_retries).
             never_retry(init_context.instance, init_context.run)
             raise
+        selected = sum(1 for task in integration.tasks if session.selected(task))
+        limits = session.config
+        tag_max_runtime(
+            init_context.instance, init_context.run, limits.stage_one_timeout, selected * limits.task_timeout
+        )
         partition = init_context.run.tags.get(PARTITION_TAG) if init_context.run else None
         ensure_partition(init_context.instance, name, partition)
         if session.config.literal_secrets and init_context.log is not None:

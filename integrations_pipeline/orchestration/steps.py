@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -27,6 +26,7 @@ from integrations_pipeline.findings.model import (
     EvaluationSummary,
     ReportedFinding,
 )
+from integrations_pipeline.orchestration.hard_limits import is_multiprocess, step_watchdog
 from integrations_pipeline.orchestration.io_manager import load_task_output
 from integrations_pipeline.orchestration.keys import asset_key, step_key
 
@@ -63,14 +63,15 @@ def run_step(context: StepContext, integration: Integration, task_def: TaskDef) 
         return known[name]
 
     try:
-        run = run_task(
-            session,
-            task_def,
-            data_inputs,
-            status_of=status_of,
-            log=lambda message: context.log.info(f"[{task}] {message}"),
-            log_error=lambda message: context.log.error(f"[{task}] error: {message}"),
-        )
+        with step_watchdog(context.run, session.config.task_timeout):
+            run = run_task(
+                session,
+                task_def,
+                data_inputs,
+                status_of=status_of,
+                log=lambda message: context.log.info(f"[{task}] {message}"),
+                log_error=lambda message: context.log.error(f"[{task}] error: {message}"),
+            )
     except IntegrationError as error:
         task_errors = list(getattr(error, "task_errors", []))
         record_outcome(
@@ -118,8 +119,7 @@ def _step_succeeded(context: StepContext, integration: Integration, task: str, s
         return False
     # In-process, steps run one at a time in priority order, so a step with no outcome yet
     # has not run (as in the guide's sequential platform). Only a parallel executor waits.
-    run_config: Mapping[str, Any] = context.run.run_config
-    parallel = "multiprocess" in ((run_config.get("execution") or {}).get("config") or {})
+    parallel = is_multiprocess(context.run)
     deadline = time.monotonic() + (session.config.task_timeout if parallel else 0.0)
     terminal = {
         dg.DagsterEventType.STEP_SUCCESS,
