@@ -82,13 +82,18 @@ class HttpClient(ClientBase):
     Keyword arguments (both clients): ``auth``, ``headers``, ``timeout`` (seconds, each of
     connect, read, write), ``retry`` (a ``RetryPolicy``), ``rate_limit`` (requests a second),
     ``max_concurrency``, ``cache_ttl`` (seconds GET responses are kept), ``secrets`` (more
-    values to redact) and ``max_response_bytes`` (the largest body read, 100 MiB by default;
-    None for no cap): a larger body raises ``ResponseTooLarge``, an ``HttpError``.
+    values to redact), ``max_response_bytes`` (the largest body read, 100 MiB by default;
+    None for no cap): a larger body raises ``ResponseTooLarge``, an ``HttpError``, and
+    ``cross_origin``: the client's credentials (its auth, credentials in the base URL, and
+    its own headers that are credentials) go to the base URL's origin only; a request
+    elsewhere (a next link, a redirect's ``next_request``, an absolute URL) is sent without
+    them (``"strip"``, the default) or refused with an ``HttpError`` (``"refuse"``).
     """
 
     def __init__(self, base_url: str = "", **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
-        self._client = httpx.Client(base_url=base_url, timeout=self.timeout, verify=ssl_context())
+        # Never follows redirects (httpx's default): a 3xx is returned, its next_request offered.
+        self._client = httpx.Client(base_url=self.base_url, timeout=self.timeout, verify=ssl_context())
         self._semaphore = threading.BoundedSemaphore(self.max_concurrency) if self.max_concurrency else None
 
     def __enter__(self) -> HttpClient:

@@ -28,6 +28,21 @@ _PLAIN = re.compile(
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
+Origin = tuple[str, str, int | None]  # (scheme, host, port): where credentials may go
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: httpx.URL, scheme: str = "") -> Origin:
+    """A URL's origin, its default port spelled out; ``scheme`` for a URL without one (``//host``)."""
+    scheme = (url.scheme or scheme).lower()
+    return scheme, url.host, url.port or _DEFAULT_PORTS.get(scheme)
+
+
+def is_relative(prefix: str, url: str) -> bool:
+    """Whether ``request_url`` appends ``url`` to ``prefix``, so that it stays on its origin."""
+    return bool(prefix) and not url.startswith("//") and not _SCHEME.match(url)
+
+
 def base_prefix(base_url: str) -> str:
     """What a relative URL is appended to: the base URL, normalized, ending in one "/"."""
     base = str(httpx.URL(base_url))
@@ -37,8 +52,7 @@ def base_prefix(base_url: str) -> str:
 def request_url(prefix: str, url: str, params: Mapping[str, Any] | None) -> str:
     """``url`` (relative to ``prefix``, a ``base_prefix``, if it is relative and a prefix is
     given) with ``params`` merged into its query: ``str(httpx.URL(...).copy_merge_params(params))``."""
-    relative = prefix and not url.startswith("//") and not _SCHEME.match(url)
-    absolute = prefix + url.lstrip("/") if relative else url
+    absolute = prefix + url.lstrip("/") if is_relative(prefix, url) else url
     if "/." in absolute or not _PLAIN.fullmatch(absolute):
         parsed = httpx.URL(absolute)
         return str(parsed.copy_merge_params(params) if params else parsed)
