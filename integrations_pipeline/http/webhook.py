@@ -1,47 +1,52 @@
 """POST a JSON payload to the operators' webhook (``INTEGRATIONS_WEBHOOK_URL``): tickets for
-failed runs and alerts on new findings. Never raises: the answer says what happened."""
+failed runs and alerts on new findings. One attempt under a total deadline; retries are the
+deliverer's (``integrations_pipeline/operations/delivery.py``). Never raises: the answer
+says what happened."""
 
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
+import anyio
 import httpx
 
 WEBHOOK_ENV = "INTEGRATIONS_WEBHOOK_URL"
-WEBHOOK_TIMEOUT_SECONDS = 5.0
-WEBHOOK_ATTEMPTS = 3
-WEBHOOK_BACKOFF_SECONDS = 0.5
+# The whole request: connecting, sending, the status line, headers and body. httpx's own
+# timeouts apply to each read, so a receiver trickling a byte every few seconds never hits them.
+WEBHOOK_DEADLINE_SECONDS = 10.0
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+DELIVERED = "delivered"
 
 
 def post_webhook(
     payload: dict[str, Any],
     url: str | None = None,
     *,
-    attempts: int = WEBHOOK_ATTEMPTS,
-    timeout: float = WEBHOOK_TIMEOUT_SECONDS,
-    backoff: float = WEBHOOK_BACKOFF_SECONDS,
+    idempotency_key: str | None = None,
+    deadline: float = WEBHOOK_DEADLINE_SECONDS,
 ) -> str:
-    """POST ``payload`` as JSON; retries connection errors, 429 and 5xx with backoff.
+    """POST ``payload`` as JSON once, cut off ``deadline`` seconds after it starts.
 
-    Returns what happened ("delivered (HTTP 200)" or the last error), never raises.
+    ``idempotency_key`` goes in the ``Idempotency-Key`` header, so a receiver can drop a
+    payload it got before. Returns ``"delivered (HTTP 200)"`` or what went wrong.
     """
     url = url or os.environ.get(WEBHOOK_ENV)
     if not url:
         return "not configured"
-    last = ""
-    with httpx.Client(timeout=timeout) as client:
-        for attempt in range(attempts):
-            try:
-                response = client.post(url, json=payload)
-                if response.status_code < 300:
-                    return f"delivered (HTTP {response.status_code})"
-                last = f"HTTP {response.status_code}"
-                if response.status_code != 429 and response.status_code < 500:
-                    break
-            except httpx.HTTPError as error:
-                last = f"{type(error).__name__}: {error}"
-            if attempt + 1 < attempts:
-                time.sleep(backoff * 2**attempt)
-    return f"failed after {attempt + 1} attempt(s): {last}"
+    headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
+    try:
+        status = anyio.run(_post, url, payload, headers, deadline)
+    except TimeoutError:
+        return f"no answer within the {deadline:g} s deadline"
+    except httpx.HTTPError as error:
+        return f"{type(error).__name__}: {error}"
+    return f"{DELIVERED} (HTTP {status})" if status < 300 else f"HTTP {status}"
+
+
+async def _post(url: str, payload: dict[str, Any], headers: dict[str, str], deadline: float) -> int:
+    # fail_after cancels whatever the request is waiting on when the deadline passes.
+    with anyio.fail_after(deadline):
+        async with httpx.AsyncClient(timeout=deadline) as client:
+            response = await client.post(url, json=payload, headers=headers)
+            return response.status_code

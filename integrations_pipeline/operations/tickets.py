@@ -1,33 +1,28 @@
 """Support tickets for failed runs (seed 003's SupportManager), with an optional webhook.
 
 One ticket per failed run (the run id is unique). When ``INTEGRATIONS_WEBHOOK_URL`` is set
-the ticket is posted there as JSON: timeout, retries with exponential backoff, and no
-secret in the payload (messages pass through the process's redaction).
+the ticket's payload goes into the webhook outbox in the same transaction, and the
+background deliverer (``delivery.py``) posts it: never a sensor tick. No secret is in the
+payload (messages pass through the process's redaction).
 """
 
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, String, Text, select, update
+from sqlalchemy import JSON, DateTime, String, Text, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from integrations_pipeline.common.redaction import active_secrets, redact
+from integrations_pipeline.db import outbox
 from integrations_pipeline.db.engine import Base, as_utc, engine, utcnow, write_engine
-from integrations_pipeline.http.webhook import WEBHOOK_ENV, WEBHOOK_TIMEOUT_SECONDS, post_webhook
+from integrations_pipeline.http.webhook import WEBHOOK_ENV
 
-# Deliveries run inside sensor ticks, which Dagster cuts off after 60 s.
-DELIVERY_BUDGET_SECONDS = 20.0
-MAX_DELIVERIES = 10
-SENDING = "sending since "
-# Longer than one post can take (attempts x timeout + backoff).
-SENDING_LEASE_SECONDS = 60.0
 SUMMARY_CHARS = 4_000
 
 
@@ -43,11 +38,12 @@ class TicketRow(Base):
     error_summary: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Deliveries by versions before the outbox; the outbox keeps them now (see list_tickets).
     webhook: Mapped[str | None] = mapped_column(Text, nullable=True)
     webhook_deliveries: Mapped[int] = mapped_column(default=0)
 
 
-def _record(row: TicketRow) -> dict[str, Any]:
+def _record(row: TicketRow, webhook: str | None = None) -> dict[str, Any]:
     created = as_utc(row.created_at)
     return {
         "id": row.id,
@@ -58,7 +54,7 @@ def _record(row: TicketRow) -> dict[str, Any]:
         "error_summary": row.error_summary,
         "status": row.status,
         "created_at": created.isoformat() if created else None,
-        "webhook": row.webhook,
+        "webhook": webhook or row.webhook,
     }
 
 
@@ -88,6 +84,9 @@ def open_ticket(
             created_at=utcnow(),
         )
         session.add(row)
+        if os.environ.get(WEBHOOK_ENV):
+            kind = "deployment_not_run" if run_id.startswith("config:") else "integration_run_failed"
+            outbox.enqueue(session, id=row.id, kind="ticket", payload={"type": kind, "ticket": _record(row)})
         try:
             session.commit()
         except IntegrityError:  # another evaluation of the same failure won the race
@@ -98,69 +97,11 @@ def open_ticket(
         return _record(row), True
 
 
-def deliver_pending(url: str | None = None, budget: float = DELIVERY_BUDGET_SECONDS) -> list[str]:
-    """Post tickets not yet delivered to ``INTEGRATIONS_WEBHOOK_URL``, within ``budget`` seconds.
-
-    A delivery that failed is tried again on later calls, up to MAX_DELIVERIES times. Several
-    sensors call this at once: each ticket is first claimed (``sending since ...``) with a
-    conditional update, so only one of them posts it. A claim older than SENDING_LEASE (its
-    process died mid-post) may be taken over.
-    """
-    if not os.environ.get(WEBHOOK_ENV):
-        return []
-    deadline = time.monotonic() + budget
-    results = []
-    with Session(engine(url), expire_on_commit=False) as session:
-        pending = session.scalars(
-            select(TicketRow)
-            .where(TicketRow.webhook_deliveries < MAX_DELIVERIES)
-            .where(
-                TicketRow.webhook.is_(None)
-                | TicketRow.webhook.like("failed%")
-                | TicketRow.webhook.like(f"{SENDING}%")
-            )
-            .order_by(TicketRow.created_at)
-        ).all()
-    # Each write in a transaction of its own, not inside the read above (see write_engine).
-    writer = write_engine(url)
-    for row in pending:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        kind = "deployment_not_run" if row.run_id.startswith("config:") else "integration_run_failed"
-        payload = {"type": kind, "ticket": _record(row)}
-        if not _claim(writer, row):
-            continue
-        result = post_webhook(payload, timeout=min(WEBHOOK_TIMEOUT_SECONDS, remaining))
-        with Session(writer) as session:
-            session.execute(update(TicketRow).where(TicketRow.id == row.id).values(webhook=result))
-            session.commit()
-        results.append(result)
-    return results
-
-
-def _claim(writer: Engine, row: TicketRow) -> bool:
-    """Mark ``row`` as being sent by this caller; False if another caller holds it."""
-    if row.webhook and row.webhook.startswith(SENDING):
-        since = datetime.fromisoformat(row.webhook.removeprefix(SENDING))
-        if (utcnow() - since).total_seconds() < SENDING_LEASE_SECONDS:
-            return False
-    with Session(writer) as session:
-        claimed = session.execute(  # type: ignore[attr-defined]  # an UPDATE's result has rowcount
-            update(TicketRow)
-            .where(TicketRow.id == row.id)
-            .where(TicketRow.webhook_deliveries == row.webhook_deliveries)
-            .where(TicketRow.webhook.is_(None) if row.webhook is None else TicketRow.webhook == row.webhook)
-            .values(webhook=f"{SENDING}{utcnow().isoformat()}", webhook_deliveries=row.webhook_deliveries + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        session.commit()
-    return bool(claimed)
-
-
 def list_tickets(status: str | None = None, url: str | None = None) -> list[dict[str, Any]]:
     query = select(TicketRow).order_by(TicketRow.created_at.desc())
     if status:
         query = query.where(TicketRow.status == status)
     with Session(engine(url)) as session:
-        return [_record(row) for row in session.scalars(query)]
+        rows = list(session.scalars(query))
+    delivery = outbox.status(engine(url), [row.id for row in rows])
+    return [_record(row, (delivery.get(row.id) or {}).get("result")) for row in rows]

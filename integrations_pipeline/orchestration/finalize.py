@@ -17,7 +17,8 @@ from integrations_pipeline.common.runs import deployment_of, integration_of
 from integrations_pipeline.findings.alerts import alert_new_findings
 from integrations_pipeline.findings.model import SEVERITY_RANK, EvaluationStatus
 from integrations_pipeline.findings.store import FindingStore, get_store
-from integrations_pipeline.operations.tickets import deliver_pending, open_ticket
+from integrations_pipeline.operations.delivery import start_deliverer
+from integrations_pipeline.operations.tickets import open_ticket
 from integrations_pipeline.orchestration.keys import step_key
 
 WILL_RETRY_TAG = "dagster/will_retry"
@@ -26,7 +27,7 @@ MAX_SEVERITY_TAG = "integrations/max_severity"
 
 
 def failed_run_ticket(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[dict[str, Any] | None, bool]:
-    """Open the ticket of a failed run (once) and post it to the webhook if configured.
+    """Open the ticket of a failed run (once); the background deliverer posts it to the webhook.
 
     A failure that Dagster's run retries will retry opens nothing: the ticket belongs to
     the last attempt, so one failing run makes one ticket.
@@ -54,7 +55,7 @@ def failed_run_ticket(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple
         error_summary=summary,
     )
     if created:
-        deliver_pending()
+        start_deliverer()  # returns at once: the post happens in its threads
     return ticket, created
 
 
@@ -112,7 +113,10 @@ def finalize_run(
     tags = findings_tags(store, run.run_id)
     if tags:
         instance.add_run_tags(run.run_id, tags)
-    return {"recorded": [*missing, *disabled], "alert": alert_new_findings(run, store), "tags": tags}
+    alert = alert_new_findings(run, store)
+    if alert:
+        start_deliverer()  # returns at once: the post happens in its threads
+    return {"recorded": [*missing, *disabled], "alert": alert, "tags": tags}
 
 
 def _selected_tasks(run: dg.DagsterRun, integration: str) -> set[str]:

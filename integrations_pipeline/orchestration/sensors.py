@@ -5,7 +5,7 @@
   (deployment + slot) make the daemon skip a slot it launched before, across restarts;
   only the latest slot is due, so slots missed while the daemon was down run once.
 - ``support_tickets`` (running by default): one ticket per failed run, posted to
-  ``INTEGRATIONS_WEBHOOK_URL`` when set.
+  ``INTEGRATIONS_WEBHOOK_URL`` when set by the background deliverer, never in a tick.
 - ``finished_runs`` and ``canceled_runs``: complete each run's evaluation history and alert on
   its new findings.
 """
@@ -181,7 +181,8 @@ def _config_problem(deployment: Deployment, schema: Mapping[str, Any]) -> str | 
 
 
 def _config_ticket(deployment: Deployment, problem: str, occurrence: str | None) -> None:
-    from integrations_pipeline.operations.tickets import deliver_pending, open_ticket
+    from integrations_pipeline.operations.delivery import start_deliverer
+    from integrations_pipeline.operations.tickets import open_ticket
 
     _, created = open_ticket(
         run_id=f"config:{deployment.name}:{occurrence}",
@@ -192,7 +193,7 @@ def _config_ticket(deployment: Deployment, problem: str, occurrence: str | None)
         f"integration '{deployment.integration}': {problem}",
     )
     if created:
-        deliver_pending()
+        start_deliverer()
 
 
 def scheduler_sensor(
@@ -206,10 +207,10 @@ def scheduler_sensor(
         description="Launches each deployment's due cron slots and run-now requests.",
     )
     def deployments_scheduler(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        from integrations_pipeline.operations.tickets import deliver_pending
+        from integrations_pipeline.operations.delivery import start_deliverer
 
         result = evaluate_scheduler(context.instance, loaded, broken, context.cursor)
-        deliver_pending()  # tickets whose webhook delivery failed before
+        start_deliverer()  # this process posts the webhook outbox in the background
         return result
 
     return deployments_scheduler

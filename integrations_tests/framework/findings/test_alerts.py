@@ -1,10 +1,14 @@
-"""One alert per run for new findings at or above the threshold; muted findings never alert."""
+"""One alert per run for new findings at or above the threshold; muted findings never alert.
+The background deliverer posts it (integrations_tests/framework/operations/test_delivery.py)."""
 
 import pytest
 
 from integrations_pipeline.findings.mutes import add_mute
+from integrations_pipeline.operations import delivery
+from integrations_pipeline.operations.delivery import stop_deliverers
 from integrations_pipeline.testing import run_integration
 from integrations_tests.conftest import Webhook, case
+from integrations_tests.framework.operations.receivers import Receiver, wait_delivered
 
 GUIDE = case("guide")
 KEY = {"api_key": "alert-key-000001"}
@@ -15,10 +19,12 @@ def receiver(monkeypatch):
     webhook = Webhook()
     monkeypatch.setenv("INTEGRATIONS_WEBHOOK_URL", webhook.url)
     yield webhook
+    stop_deliverers()
     webhook.close()
 
 
 def alerts(webhook):
+    wait_delivered()
     return [p for p in webhook.received if p["type"] == "new_findings"]
 
 
@@ -48,3 +54,18 @@ def test_a_reopened_finding_alerts_again(receiver):
     reopened = run_integration("guide_demo", KEY, project=GUIDE, deployment="acme")
     assert [a["run_id"] for a in alerts(receiver)][-1] == reopened.run_id
     assert len(alerts(receiver)) == 2
+
+
+def test_an_alert_the_receiver_failed_is_sent_again_with_the_same_key(monkeypatch):
+    monkeypatch.setattr(delivery, "POLICY", delivery.DeliveryPolicy(deadline=2.0, backoff=0.1))
+    receiver = Receiver(fail_each=1)  # HTTP 500 to the first attempt
+    monkeypatch.setenv("INTEGRATIONS_WEBHOOK_URL", receiver.url)
+    try:
+        run = run_integration("guide_demo", KEY, project=GUIDE, deployment="acme")
+        [row] = wait_delivered()
+    finally:
+        stop_deliverers()
+        receiver.close()
+    assert (row.kind, row.payload["run_id"], row.attempts) == ("alert", run.run_id, 2)
+    assert receiver.keys("new_findings") == [row.id, row.id]
+    assert [body["id"] for _, body in receiver.requests] == [row.id, row.id]
