@@ -84,6 +84,7 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     "base URL": ("http://user:" + SECRET + "@{host}", {}),
     "authorization header": ("{url}", {"headers": {"Authorization": f"token {SECRET}"}}),
     "cookie header": ("{url}", {"headers": {"Cookie": f"session={SECRET}"}}),
+    "proxy-authorization header": ("{url}", {"headers": {"Proxy-Authorization": f"Basic {SECRET}"}}),
     "header with a secret": ("{url}", {"headers": {"Private-Token": SECRET}, "secrets": [SECRET]}),
 }
 
