@@ -151,8 +151,9 @@ def run_integration(
 
 
 def secret_leaks(result: IntegrationRunResult, secrets: Iterable[str], *texts: str) -> list[str]:
-    """Where any of ``secrets`` shows up, as it is or percent-encoded: the run's Dagster event
-    log, its task outcomes, ``texts``.
+    """Where any of ``secrets`` shows up, in any of its forms (as it is, escaped as ``repr`` or
+    JSON write it, percent-encoded: ``secret_forms``): the run's Dagster event log, its task
+    outcomes, ``texts``.
 
     Pass what else the test captured (``capfd.readouterr()``, ``caplog.text``) as ``texts``.
     The answer names the place and the secret's position in ``secrets``, never the secret::
@@ -166,7 +167,7 @@ def secret_leaks(result: IntegrationRunResult, secrets: Iterable[str], *texts: s
     places += [(f"outcome of task '{t}'", repr(o)) for t, o in result.tasks.items()]
     places += [("run errors", repr(result.errors))]
     places += [(f"captured text {i}", text) for i, text in enumerate(texts)]
-    # A secret in a URL is percent-encoded there: each form is searched for.
+    # A secret in a URL is percent-encoded, in a serialized event JSON-escaped: each form is searched for.
     forms = [secret_forms(s) if s else set() for s in secrets]
     found = [(where, n) for where, text in places for n, f in enumerate(forms) if any(x in text for x in f)]
     return [f"secret #{n} in {where}" for where, n in found]

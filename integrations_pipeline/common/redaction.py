@@ -8,6 +8,8 @@ client logging a URL with a key). Secrets are registered when a session opens.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import pickle
 import sys
@@ -28,10 +30,39 @@ _QUERY_SAFE = "!$&'()*+,;=:@/?~"
 
 
 def secret_forms(secret: str) -> set[str]:
-    """``secret`` and the forms it takes inside a URL, as log lines show URLs: a key with
-    ``/``, ``+`` or ``=`` (base64) is percent-encoded as a query parameter. For most secrets
-    this is the secret alone."""
-    return {secret, quote_plus(secret), quote(secret, safe=""), quote(secret, safe=_QUERY_SAFE)}
+    """Every form ``secret`` takes in text: as it is; escaped inside a quoted string, as
+    ``repr()`` (an exception's message, ``str(dict)``) and ``json.dumps`` write it, once or
+    twice (a repr inside a repr); and each of those percent-encoded, as log lines show URLs (a
+    key with ``/``, ``+`` or ``=``). For most secrets this is the secret alone."""
+    return set(_forms(secret))
+
+
+@functools.lru_cache(maxsize=1024)
+def _forms(secret: str) -> frozenset[str]:
+    quoted = {secret} | _escapes(secret)
+    quoted |= {twice for once in quoted for twice in _escapes(once)}
+    return frozenset(
+        form
+        for text in quoted
+        for form in (text, quote_plus(text), quote(text, safe=""), quote(text, safe=_QUERY_SAFE))
+    )
+
+
+def _escapes(text: str) -> set[str]:
+    """``text`` as it shows between the quotes of a Python or JSON string literal.
+
+    ``repr()`` escapes ``\\`` and non-printable characters, and ``'`` only when the whole
+    string holds both quotes, which depends on the text around the secret: both are kept.
+    """
+    encoded = text.encode("utf-8", "surrogatepass")
+    return {
+        "".join("\\'" if c == "'" else repr(c)[1:-1] for c in text),
+        "".join(repr(c)[1:-1] for c in text),
+        "".join("\\'" if b == 0x27 else repr(bytes([b]))[2:-1] for b in encoded),
+        "".join(repr(bytes([b]))[2:-1] for b in encoded),
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+    }
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -107,7 +138,11 @@ def register_secrets(secrets: Iterable[str]) -> None:
     if not secrets:
         return
     with _LOCK:
-        _SECRETS.update(form for secret in secrets for form in secret_forms(secret))
+        # Shortest first: a secret's forms are longer than it, and those given already (a
+        # session registers its config's forms) need no forms of their own.
+        for secret in sorted(secrets, key=len):
+            if secret not in _SECRETS:
+                _SECRETS.update(_forms(secret))
     _install()
 
 

@@ -1,0 +1,60 @@
+"""redaction: every form a secret takes in text, and ``redact_value`` on results of any type."""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import quote
+
+import pytest
+
+from integrations_pipeline.common import redaction
+from integrations_pipeline.common.redaction import REDACTED, redact, register_secrets, secret_forms
+
+# Every character repr() and json.dumps() escape: a backslash and both quotes.
+KEY = "sh'ort\"\\k-9f2"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        repr(KeyError(KEY)),  # raise KeyError(key)
+        str({"api_key": KEY}),  # ctx.add_log(str(dict(ctx.config)))
+        json.dumps({"api_key": KEY}),  # a webhook payload, the serialized event log
+        json.dumps({"error": str(KeyError(KEY))}),  # a repr inside JSON
+        repr(repr(KEY)),  # a repr inside a repr
+        repr(KEY.encode()),  # bytes
+        repr(f"{KEY} and its quote '"),  # the quote Python picks depends on the text around it
+        "https://vendor.example/?q=" + quote(repr(KEY)),  # escaped, then percent-encoded
+    ],
+)
+def test_escaped_forms_of_a_secret_are_redacted(text):
+    redacted = redact(text, secret_forms(KEY))
+    assert REDACTED in redacted
+    assert not any(form in redacted for form in secret_forms(KEY))
+    for escaped in (KEY, repr(KEY)[1:-1], json.dumps(KEY)[1:-1], "sh\\'ort", 'ort\\"'):
+        assert escaped not in redacted
+
+
+def test_a_plain_secret_has_one_form():
+    assert secret_forms("plain-token-123") == {"plain-token-123"}
+
+
+def test_a_secret_with_non_ascii_characters_is_redacted_in_json_and_bytes():
+    key = "clé-secrète\u200b"
+    for text in (json.dumps([key]), repr(key.encode()), repr(key)):
+        assert REDACTED in redact(text, secret_forms(key))
+
+
+def test_registering_a_secrets_forms_again_adds_no_forms_of_forms():
+    register_secrets([KEY])
+    registered = set(redaction._SECRETS)
+    register_secrets(secret_forms(KEY))
+    assert registered == redaction._SECRETS
+
+
+def test_an_escaped_secret_in_a_log_record_is_redacted(caplog):
+    register_secrets([KEY])
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("vendor.sdk").info("config %s", {"api_key": KEY})
+    assert "***" in caplog.text and "ort" not in caplog.text

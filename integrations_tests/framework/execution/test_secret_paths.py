@@ -1,0 +1,107 @@
+"""Every way a secret can leave a task, through a real run: none reaches the event log, the
+outcomes, run storage, the application database or what the process printed (issue 12)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from integrations_pipeline.testing import IntegrationRunResult, run_integration, secret_leaks
+
+# A backslash and both quotes: repr() and json.dumps() escape each of them.
+KEY = "sh'ort\"\\k-7c1e9a"
+SCHEMA = {"type": "object", "properties": {"api_key": {"type": "string", "writeOnly": True}}}
+
+WAYS = """
+import json
+import logging
+
+from integrations_pipeline.sdk import TaskContext, task
+
+
+def _key(ctx):
+    return ctx.config["api_key"]
+
+
+@task(name="raise_key_error", type="collector")
+def raise_key_error(self, ctx: TaskContext):
+    raise KeyError(_key(ctx))
+
+
+@task(name="log_config_dict", type="collector")
+def log_config_dict(self, ctx: TaskContext):
+    ctx.add_log(str(dict(ctx.config)))
+    ctx.add_error(json.dumps({"config": ctx.config}))
+    return {"data": {"seen": repr(_key(ctx))}, "message": json.dumps(_key(ctx))}
+
+
+@task(name="print_and_log_repr", type="collector")
+def print_and_log_repr(self, ctx: TaskContext):
+    print({"api_key": _key(ctx)})
+    logging.getLogger("vendor.sdk").warning("config %r", ctx.config)
+    return {"data": {}}
+"""
+
+
+def _escaped_forms(secret: str) -> set[str]:
+    """Written out here, not taken from the code under test."""
+    return {
+        secret,
+        repr(secret)[1:-1],
+        secret.replace("\\", "\\\\").replace("'", "\\'"),
+        secret.replace("\\", "\\\\"),
+        json.dumps(secret)[1:-1],
+    }
+
+
+def _texts_leaking(texts: dict[str, str], secret: str) -> list[str]:
+    return [where for where, text in texts.items() if any(form in text for form in _escaped_forms(secret))]
+
+
+def _files_leaking(root: Path, secret: str) -> list[str]:
+    forms = [form.encode() for form in _escaped_forms(secret)]
+    return [
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and any(f in p.read_bytes() for f in forms)
+    ]
+
+
+@pytest.fixture
+def ways(make_project, monkeypatch) -> Path:
+    monkeypatch.setenv("LEAKY_API_KEY", KEY)
+    return make_project({"leaky": {"schema": SCHEMA, "files": {"collectors/ways.py": WAYS}}})
+
+
+def _run(project: Path, home: Path, tasks: list[str]) -> IntegrationRunResult:
+    """Run ``tasks`` of the ``leaky`` integration on an instance kept in ``home``."""
+    home.mkdir(exist_ok=True)
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        # By reference: a secret given literally is kept in the run's config in run storage.
+        config = {"api_key": {"env": "LEAKY_API_KEY"}}
+        return run_integration("leaky", config, project=project, instance=instance, tasks=tasks)
+
+
+def test_escaped_forms_of_a_secret_never_leave_a_run(ways, tmp_path, capfd, caplog):
+    home = tmp_path / "dagster-home"
+    result = _run(ways, home, ["raise_key_error", "log_config_dict", "print_and_log_repr"])
+    assert result["raise_key_error"].status == "failed"
+    assert "KeyError: '***'" in result["raise_key_error"].error
+    assert result["log_config_dict"].logs[0].startswith("{'api_key': '***', ")
+    assert result["log_config_dict"].data == {"seen": "'***'"}
+    out, err = capfd.readouterr()
+    texts = {
+        "event log": "\n".join(dg.serialize_value(entry) for entry in result.event_log),
+        "outcomes": repr(result.tasks),
+        "run errors": repr(result.errors),
+        "stdout": out,
+        "stderr": err,
+        "log records": caplog.text,
+    }
+    assert _texts_leaking(texts, KEY) == []
+    assert _files_leaking(home, KEY) == []
+    assert _files_leaking(tmp_path / "integrations-home", KEY) == []
+    assert not secret_leaks(result, [KEY], out, err, caplog.text)
