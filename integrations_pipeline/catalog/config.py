@@ -10,7 +10,6 @@ are collected so they can be redacted. Dagster's view of the schema is in
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 from integrations_pipeline.catalog import validity_cache
 from integrations_pipeline.common.errors import IntegrationConfigError
 from integrations_pipeline.common.redaction import MIN_SECRET_LENGTH, redact, secret_forms
+from integrations_pipeline.common.variables import lookup, where_to_set
 
 COMMON_KEYS = ("task_timeout", "stage_one_timeout", "tasks")
 DEFAULT_TASK_TIMEOUT = 900.0
@@ -100,12 +100,14 @@ def _resolve_env(integration: str, value: Any, path: str = "") -> Any:
     if isinstance(value, Mapping):
         if _is_env_reference(value):
             name = value["env"]
-            if name not in os.environ:
+            found = lookup(name)
+            if found is None:
                 raise IntegrationConfigError(
-                    f"config field '{path}' refers to environment variable {name}, which is not set",
+                    f"config field '{path}' refers to environment variable {name}, which is not set "
+                    f"(set it in {where_to_set(name)})",
                     integration=integration,
                 )
-            return os.environ[name]
+            return found
         return {k: _resolve_env(integration, v, f"{path}.{k}" if path else k) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve_env(integration, v, f"{path}[{i}]") for i, v in enumerate(value)]
@@ -214,7 +216,7 @@ def check_stored_config(integration: str, schema: Mapping[str, Any], config: Map
         if any(path[: len(u)] == u for u in unset):
             continue
         env_values = frozenset(
-            os.environ[v["env"]] for v in _env_references(config) if v["env"] in os.environ
+            found for v in _env_references(config) if (found := lookup(v["env"])) is not None
         )
         raise IntegrationConfigError(
             f"config field '{'.'.join(path) or '(root)'}': {redact(_error_message(error), env_values)}",
@@ -239,10 +241,10 @@ def _substitute_env(value: Any, path: tuple[str, ...], unset: list[tuple[str, ..
         result = {}
         for key, item in value.items():
             if _is_env_reference(item):
-                if item["env"] not in os.environ:
+                if lookup(item["env"]) is None:
                     unset.append((*path, str(key)))
                     continue
-                result[key] = os.environ[item["env"]]
+                result[key] = lookup(item["env"])
                 continue
             result[key] = _substitute_env(item, (*path, str(key)), unset)
         return result
@@ -250,10 +252,10 @@ def _substitute_env(value: Any, path: tuple[str, ...], unset: list[tuple[str, ..
         items = []
         for index, item in enumerate(value):
             if _is_env_reference(item):
-                if item["env"] not in os.environ:
+                if lookup(item["env"]) is None:
                     unset.append((*path, str(index)))
                     continue
-                items.append(os.environ[item["env"]])
+                items.append(lookup(item["env"]))
             else:
                 items.append(_substitute_env(item, (*path, str(index)), unset))
         return items

@@ -3,11 +3,11 @@ kept out of what the command prints."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from integrations_pipeline.common.redaction import register_secrets
+from integrations_pipeline.common.variables import lookup
 
 if TYPE_CHECKING:
     from integrations_pipeline.catalog.discovery import Integration
@@ -51,8 +51,9 @@ def _leaves(value: Any, *, env_only: bool = False) -> Iterator[str]:
     """The scalar values inside ``value``, ``{env: VAR}`` read from the environment."""
     if isinstance(value, Mapping):
         if set(value) == {"env"} and isinstance(value["env"], str):
-            if value["env"] in os.environ:
-                yield os.environ[value["env"]]
+            found = lookup(value["env"])
+            if found is not None:
+                yield found
             return
         for item in value.values():
             yield from _leaves(item, env_only=env_only)

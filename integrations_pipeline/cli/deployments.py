@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ def register(commands: Any) -> None:
     listing.set_defaults(handler=cmd_deployments_list)
 
     for name, help_text, handler in (
+        ("check", "check a deployment's config, and that its variables are set here", cmd_deployments_check),
         ("show", "show one deployment as JSON", cmd_deployments_show),
         ("pause", "stop scheduling a deployment", cmd_deployments_pause),
         ("resume", "schedule a paused deployment again", cmd_deployments_resume),
@@ -72,6 +74,47 @@ def cmd_deployments_add(args: argparse.Namespace) -> int:
     )
     when = f"on '{deployment.schedule}' ({deployment.timezone})" if deployment.schedule else "manually"
     print(f"added deployment {deployment.name} of {deployment.integration}, run {when}")
+    _warn_missing_variables(deployment.name, deployment.config)
+    return 0
+
+
+def _warn_missing_variables(name: str, config: Any) -> list[str]:
+    """Say which of a deployment's variables this process cannot see; returns them."""
+    from integrations_pipeline.common.variables import missing, where_to_set
+
+    unset = missing(config)
+    for variable in unset:
+        print(
+            f"warning: deployment '{name}': variable {variable} is not set here; its runs need it "
+            f"in {where_to_set(variable)}",
+            file=sys.stderr,
+        )
+    return unset
+
+
+def cmd_deployments_check(args: argparse.Namespace) -> int:
+    """The deployment's config against its integration's schema, and its variables here."""
+    from integrations_pipeline.catalog.config import check_stored_config
+    from integrations_pipeline.catalog.discovery import load_catalog
+    from integrations_pipeline.operations.deployments import DeploymentStore
+
+    deployment = DeploymentStore().get(args.name)
+    catalog = load_catalog(args.project, only=[deployment.integration])
+    integration = catalog.integrations.get(deployment.integration)
+    if integration is None:
+        problems = "; ".join(p.message for p in catalog.problems_of(deployment.integration)) or "not loaded"
+        print(
+            f"error: deployment '{args.name}': integration '{deployment.integration}': {problems}",
+            file=sys.stderr,
+        )
+        return 1
+    check_stored_config(integration.name, integration.schema, deployment.config)
+    if _warn_missing_variables(deployment.name, deployment.config):
+        return 1
+    print(
+        f"deployment {deployment.name} of {deployment.integration}: "
+        "its config fits and every variable is set here"
+    )
     return 0
 
 
