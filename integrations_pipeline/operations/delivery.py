@@ -108,6 +108,21 @@ class Deliverer:
         """Look at the outbox now rather than at the next poll."""
         self._wake.set()
 
+    def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` until nothing due is left unposted (an in-process run's
+        alert, before its process exits)."""
+        end = time.monotonic() + timeout
+        while os.environ.get(WEBHOOK_ENV) and self.alive and time.monotonic() < end:
+            with self._lock:
+                held = bool(self._held)
+            try:
+                if not held and not outbox.due(engine(self.url), 1):
+                    return
+            except Exception:  # the database is gone: nothing more to do here
+                return
+            self.wake()
+            time.sleep(0.05)
+
     def stop(self, timeout: float | None = None) -> None:
         """Stop taking work; wait up to ``timeout`` for the posts under way."""
         self._stop.set()
@@ -179,13 +194,17 @@ def start_deliverer(url: str | None = None) -> Deliverer | None:
     return deliverer
 
 
-def stop_deliverers(timeout: float | None = None) -> None:
-    """Stop this process's deliverers (tests; at exit, the posts under way may finish)."""
+def stop_deliverers(timeout: float | None = None, drain: bool = False) -> None:
+    """Stop this process's deliverers; with ``drain``, post what is due first (at exit: an
+    in-process run's ticket or alert goes out before the command ends, within the deadline).
+    What is left waits in the outbox for another process's deliverer."""
     with _DELIVERERS_LOCK:
         running = list(_DELIVERERS.values())
         _DELIVERERS.clear()
     for deliverer in running:
+        if drain:
+            deliverer.drain(deliverer.policy.deadline + 1)
         deliverer.stop(timeout)
 
 
-atexit.register(stop_deliverers)
+atexit.register(stop_deliverers, drain=True)

@@ -1,13 +1,16 @@
 """One alert per run for new findings at or above the threshold; muted findings never alert.
 The background deliverer posts it (integrations_tests/framework/operations/test_delivery.py)."""
 
+import subprocess
+import sys
+
 import pytest
 
 from integrations_pipeline.findings.mutes import add_mute
 from integrations_pipeline.operations import delivery
 from integrations_pipeline.operations.delivery import stop_deliverers
 from integrations_pipeline.testing import run_integration
-from integrations_tests.conftest import Webhook, case
+from integrations_tests.conftest import PROJECT, Webhook, case
 from integrations_tests.framework.operations.receivers import Receiver, wait_delivered
 
 GUIDE = case("guide")
@@ -69,3 +72,22 @@ def test_an_alert_the_receiver_failed_is_sent_again_with_the_same_key(monkeypatc
     assert (row.kind, row.payload["run_id"], row.attempts) == ("alert", run.run_id, 2)
     assert receiver.keys("new_findings") == [row.id, row.id]
     assert [body["id"] for _, body in receiver.requests] == [row.id, row.id]
+
+
+IN_PROCESS_RUN = """
+from integrations_pipeline.testing import run_integration
+from integrations_tests.conftest import case
+
+run_integration("guide_demo", {"api_key": "alert-key-000001"}, project=case("guide"), deployment="acme")
+"""
+
+
+def test_an_in_process_run_posts_its_alert_before_its_process_exits(monkeypatch):
+    receiver = Receiver()
+    monkeypatch.setenv("INTEGRATIONS_WEBHOOK_URL", receiver.url)
+    try:
+        subprocess.run([sys.executable, "-c", IN_PROCESS_RUN], cwd=PROJECT, check=True, capture_output=True)
+    finally:
+        receiver.close()
+    [(headers, alert)] = receiver.requests
+    assert alert["type"] == "new_findings" and headers["Idempotency-Key"] == alert["id"]
