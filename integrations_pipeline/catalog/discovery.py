@@ -21,6 +21,13 @@ from integrations_pipeline.authoring.runner import BaseRunner
 from integrations_pipeline.authoring.tasks import REGISTRY, TASK_MARKER, TaskDef, TaskRegistry, TaskSpec
 from integrations_pipeline.catalog.dependencies import resolve_dependencies
 from integrations_pipeline.catalog.entries import IntegrationEntry, LoadProblem, parse_entry, read_entries
+from integrations_pipeline.catalog.import_guard import (
+    IMPORT_TIMEOUT_ENV,
+    ImportExit,
+    ImportTimeout,
+    guarded_import,
+    import_timeout,
+)
 from integrations_pipeline.common.errors import (
     IntegrationConfigError,
     IntegrationError,
@@ -193,13 +200,20 @@ def load_integration(entry: IntegrationEntry, integrations_dir: Path) -> Integra
 
 def _import(module_name: str, integration: str, file: Path) -> Any:
     try:
-        return importlib.import_module(module_name)
+        with guarded_import():
+            return importlib.import_module(module_name)
     except IntegrationError:
         raise
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
             raise
-        detail = f"{type(error).__name__}: {error}"
+        if isinstance(error, ImportTimeout):
+            detail = f"it ran past {import_timeout():g} s ({IMPORT_TIMEOUT_ENV}); a loop at import time?"
+        elif isinstance(error, ImportExit | SystemExit):
+            code = error.code
+            detail = f"it tried to end the process (exit code {code}); an integration must not exit"
+        else:
+            detail = f"{type(error).__name__}: {error}"
         raise IntegrationLoadError(
             f"cannot import {file.name}: {detail}", integration=integration, file=str(file)
         ) from error
