@@ -14,11 +14,13 @@ import logging
 import pickle
 import sys
 import threading
-from collections.abc import Iterable, Mapping
-from typing import Any, TextIO
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Generic, TextIO, TypeVar
 from urllib.parse import quote, quote_plus
 
 REDACTED = "***"
+
+T = TypeVar("T")
 
 
 # Shorter secrets would redact ordinary words; no real credential is this short.
@@ -71,6 +73,66 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret and secret in text:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def redact_lines(lines: Sequence[str], secrets: Iterable[str]) -> list[str]:
+    """``redact`` applied to consecutive lines read as one text: a secret split by a line
+    break, inside a line or between two of them, is redacted in each part."""
+    pieces = [(form.replace("\r", "").replace("\n", ""), form) for form in secrets if form]
+    joined = "".join(line.replace("\r", "").replace("\n", "") for line in lines)
+    if not any(piece and piece in joined for piece, _ in pieces):
+        return list(lines)
+    # Where each character of the joined text came from: (line, index in that line).
+    origin = [(n, i) for n, line in enumerate(lines) for i, c in enumerate(line) if c not in "\r\n"]
+    hidden = [bytearray(len(line)) for line in lines]
+    for piece, _ in pieces:
+        start = joined.find(piece) if piece else -1
+        while start >= 0:
+            for n, i in origin[start : start + len(piece)]:
+                hidden[n][i] = 1
+            start = joined.find(piece, start + 1)
+    return [_hide(line, marks) for line, marks in zip(lines, hidden, strict=True)]
+
+
+def _hide(line: str, marks: bytearray) -> str:
+    """``line`` with each run of marked characters replaced by ``***``."""
+    if not any(marks):
+        return line
+    out: list[str] = []
+    for i, c in enumerate(line):
+        if not marks[i]:
+            out.append(c)
+        elif i == 0 or not marks[i - 1]:
+            out.append(REDACTED)
+    return "".join(out)
+
+
+class LineRedactor(Generic[T]):
+    """Lines redacted with their neighbours, so that a secret written in two pieces (two
+    ``add_log`` calls) is redacted in both: each line is let out when the next one comes, or
+    on :meth:`flush`. Each line carries a tag (what kind of line it is)."""
+
+    def __init__(self, secrets: Callable[[], Iterable[str]]) -> None:
+        self._secrets = secrets
+        self._before: str = ""  # the line let out last, as it was written
+        self._pending: tuple[T, str] | None = None
+
+    def push(self, tag: T, line: str) -> list[tuple[T, str]]:
+        ready = self._release(after=line)
+        self._pending = (tag, line)
+        return ready
+
+    def flush(self) -> list[tuple[T, str]]:
+        return self._release(after="")
+
+    def _release(self, after: str) -> list[tuple[T, str]]:
+        if self._pending is None:
+            return []
+        tag, line = self._pending
+        self._pending = None
+        redacted = redact_lines([self._before, line, after], self._secrets())[1]
+        self._before = line
+        return [(tag, redacted)]
 
 
 def redact_value(value: Any, secrets: frozenset[str]) -> Any:

@@ -28,7 +28,7 @@ from integrations_pipeline.common.errors import (
     TaskNotRunError,
     TaskTimeoutError,
 )
-from integrations_pipeline.common.redaction import redact, redact_value
+from integrations_pipeline.common.redaction import LineRedactor, redact, redact_value
 from integrations_pipeline.execution.limits import call_limited
 from integrations_pipeline.execution.session import Session, describe_error
 from integrations_pipeline.execution.task_log import send_toolkit_lines_to
@@ -125,13 +125,12 @@ def run_task(
         send_toolkit_lines_to(lambda message: lines.put(("log", message)))
         return task_def.fn(session.stage_two, ctx)
 
-    def drain() -> None:
-        while True:
-            try:
-                kind, message = lines.get_nowait()
-            except queue.Empty:
-                return
-            message = session.redact(message)
+    # Redacted with the lines around them: a secret split over two add_log calls, or over
+    # a line break inside one, is redacted in both parts.
+    redactor: LineRedactor[str] = LineRedactor(lambda: session.secrets)
+
+    def send(ready: list[tuple[str, str]]) -> None:
+        for kind, message in ready:
             if kind == "error":
                 errors.append(message)
                 log_error(message)
@@ -139,9 +138,18 @@ def run_task(
                 logs.append(message)
                 log(message)
 
+    def drain() -> None:
+        while True:
+            try:
+                kind, message = lines.get_nowait()
+            except queue.Empty:
+                return
+            send(redactor.push(kind, message))
+
     limit = session.config.task_timeout
     started = time.monotonic()
     done = call_limited(call, limit, name=f"{session.name}.{task_def.name}", poll=drain)
+    send(redactor.flush())
     if done.timed_out:
         fate = "the task was cancelled" if done.cancelled else "the task was abandoned"
         raise _with_errors(

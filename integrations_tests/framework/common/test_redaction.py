@@ -9,7 +9,14 @@ from urllib.parse import quote
 import pytest
 
 from integrations_pipeline.common import redaction
-from integrations_pipeline.common.redaction import REDACTED, redact, register_secrets, secret_forms
+from integrations_pipeline.common.redaction import (
+    REDACTED,
+    LineRedactor,
+    redact,
+    redact_lines,
+    register_secrets,
+    secret_forms,
+)
 
 # Every character repr() and json.dumps() escape: a backslash and both quotes.
 KEY = "sh'ort\"\\k-9f2"
@@ -58,3 +65,23 @@ def test_an_escaped_secret_in_a_log_record_is_redacted(caplog):
     with caplog.at_level(logging.INFO):
         logging.getLogger("vendor.sdk").info("config %s", {"api_key": KEY})
     assert "***" in caplog.text and "ort" not in caplog.text
+
+
+TOKEN = "token-5d0c2b9e"
+
+
+def test_a_secret_split_by_a_line_break_is_redacted_in_both_parts():
+    assert redact_lines([f"a {TOKEN[:5]}\n{TOKEN[5:]} b"], {TOKEN}) == ["a ***\n*** b"]
+    assert redact_lines([f"a {TOKEN[:5]}", f"{TOKEN[5:]} b", "c"], {TOKEN}) == ["a ***", "*** b", "c"]
+    assert redact_lines(["nothing", "here"], {TOKEN}) == ["nothing", "here"]
+
+
+def test_lines_are_let_out_redacted_with_their_neighbours():
+    lines = LineRedactor(lambda: {TOKEN})
+    out = lines.push("log", f"one {TOKEN[:4]}")
+    assert out == []  # held until the next line shows whether the secret goes on
+    out += lines.push("error", f"{TOKEN[4:]} two")
+    out += lines.push("log", "three")
+    out += lines.flush()
+    assert out == [("log", "one ***"), ("error", "*** two"), ("log", "three")]
+    assert lines.flush() == []

@@ -15,7 +15,7 @@ from integrations_pipeline.testing import IntegrationRunResult, run_integration,
 KEY = "sh'ort\"\\k-7c1e9a"
 SCHEMA = {"type": "object", "properties": {"api_key": {"type": "string", "writeOnly": True}}}
 
-WAYS = """
+ESCAPED = """
 import json
 import logging
 
@@ -42,6 +42,20 @@ def log_config_dict(self, ctx: TaskContext):
 def print_and_log_repr(self, ctx: TaskContext):
     print({"api_key": _key(ctx)})
     logging.getLogger("vendor.sdk").warning("config %r", ctx.config)
+    return {"data": {}}
+"""
+
+SPLIT = """
+from integrations_pipeline.sdk import TaskContext, task
+
+
+@task(name="split_add_log", type="collector")
+def split_add_log(self, ctx: TaskContext):
+    key = ctx.config["api_key"]
+    ctx.add_log("starts " + key[:6])
+    ctx.add_log(key[6:] + " ends")
+    ctx.add_error("in one: " + key[:9] + "\\n" + key[9:])
+    ctx.add_log("after")
     return {"data": {}}
 """
 
@@ -73,7 +87,8 @@ def _files_leaking(root: Path, secret: str) -> list[str]:
 @pytest.fixture
 def ways(make_project, monkeypatch) -> Path:
     monkeypatch.setenv("LEAKY_API_KEY", KEY)
-    return make_project({"leaky": {"schema": SCHEMA, "files": {"collectors/ways.py": WAYS}}})
+    files = {"collectors/escaped.py": ESCAPED, "collectors/split.py": SPLIT}
+    return make_project({"leaky": {"schema": SCHEMA, "files": files}})
 
 
 def _run(project: Path, home: Path, tasks: list[str]) -> IntegrationRunResult:
@@ -105,3 +120,13 @@ def test_escaped_forms_of_a_secret_never_leave_a_run(ways, tmp_path, capfd, capl
     assert _files_leaking(home, KEY) == []
     assert _files_leaking(tmp_path / "integrations-home", KEY) == []
     assert not secret_leaks(result, [KEY], out, err, caplog.text)
+
+
+def test_a_secret_split_over_two_lines_is_redacted_in_both(ways, tmp_path):
+    result = _run(ways, tmp_path / "dagster-home", ["split_add_log"])
+    outcome = result["split_add_log"]
+    assert outcome.logs == ["starts ***", "*** ends", "after"]
+    assert outcome.errors == ["in one: ***\n***"]
+    messages = [entry.user_message for entry in result.event_log]
+    halves = (KEY[:6], KEY[6:], KEY[:9], KEY[9:])
+    assert [m for m in messages if any(half in m for half in halves)] == []
