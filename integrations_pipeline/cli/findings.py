@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ def register(commands: Any) -> None:
     violations.add_argument("--deployment")
     violations.add_argument("--severity", choices=SEVERITIES)
     violations.add_argument(
-        "--since", type=past_moment, help="last seen at or after (ISO date/time, or 7d, 12h)"
+        "--since", type=_moment(past_moment), help="last seen at or after (ISO date/time, or 7d, 12h)"
     )
     muted = violations.add_mutually_exclusive_group()
     muted.add_argument("--muted", dest="muted", action="store_const", const=True, help="muted findings only")
@@ -39,7 +41,9 @@ def register(commands: Any) -> None:
     mute.add_argument("--task")
     mute.add_argument("--resource", help="resource pattern, shell-style (e.g. 'logs-*')")
     mute.add_argument("--reason", required=True)
-    mute.add_argument("--expires", type=future_moment, help="ISO date/time, or a duration such as 7d or 12h")
+    mute.add_argument(
+        "--expires", type=_moment(future_moment), help="ISO date/time, or a duration such as 7d or 12h"
+    )
     mute.set_defaults(handler=cmd_mute)
 
     mutes = commands.add_parser("mutes", help="list or remove mutes")
@@ -56,6 +60,21 @@ def register(commands: Any) -> None:
     report.add_argument("--output", type=Path, default=Path("reports"), help="folder to write to")
     report.add_argument("--days", type=int, default=30, help="days of trend in the HTML report")
     report.set_defaults(handler=cmd_report)
+
+
+def _moment(parse: Callable[[str], datetime]) -> Callable[[str], datetime]:
+    """``parse``, with a moment beyond the calendar (``99999999999d``) a usage error."""
+
+    def moment(value: str) -> datetime:
+        try:
+            return parse(value)
+        except (OverflowError, ValueError):
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is beyond the dates this command can take (years 1 to 9999)"
+            ) from None
+
+    moment.__name__ = parse.__name__  # argparse names the type in its error
+    return moment
 
 
 def cmd_violations(args: argparse.Namespace) -> int:
@@ -91,9 +110,38 @@ def cmd_violations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_scope(args: argparse.Namespace) -> None:
+    """Refuse a mute whose integration, task or deployment does not exist, listing those that do."""
+    from integrations_pipeline.catalog.discovery import load_catalog
+    from integrations_pipeline.catalog.static import read_integration
+    from integrations_pipeline.operations.deployments import DeploymentStore
+
+    catalog = load_catalog(args.project, include_disabled=True, loader=read_integration)
+    names = sorted(entry.name for entry in catalog.entries)
+    if args.integration not in names:
+        raise IntegrationError(
+            f"mute: no integration named {args.integration!r} (integrations: {', '.join(names) or 'none'})"
+        )
+    integration = catalog.integrations.get(args.integration)
+    if args.task is not None and integration is not None and args.task not in integration.all_tasks:
+        tasks = ", ".join(sorted(integration.all_tasks)) or "none"
+        raise IntegrationError(
+            f"mute: no task named {args.task!r} (tasks: {tasks})", integration=args.integration
+        )
+    if args.deployment is not None:
+        deployments = [d.name for d in DeploymentStore().all(args.integration)]
+        if args.deployment not in deployments:
+            known = ", ".join(deployments) or "none"
+            raise IntegrationError(
+                f"mute: no deployment named {args.deployment!r} (deployments: {known})",
+                integration=args.integration,
+            )
+
+
 def cmd_mute(args: argparse.Namespace) -> int:
     from integrations_pipeline.findings.mutes import add_mute
 
+    _check_scope(args)
     mute = add_mute(
         integration=args.integration, deployment=args.deployment, task=args.task,
         resource_pattern=args.resource, reason=args.reason, expires_at=args.expires,

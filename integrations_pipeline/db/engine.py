@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect, t
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 
+from integrations_pipeline.common.errors import IntegrationError
 from integrations_pipeline.common.paths import data_dir
 
 if TYPE_CHECKING:
@@ -44,11 +45,42 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def database_url() -> str:
-    """``INTEGRATIONS_DATABASE_URL``, or an SQLite file in :func:`data_dir`."""
+    """``INTEGRATIONS_DATABASE_URL``, or an SQLite file in :func:`data_dir`.
+
+    Raises:
+        IntegrationError: the variable is unset, the SQLite file does not exist yet and
+            ``DAGSTER_HOME`` is a production instance (PostgreSQL storage): a new local
+            database there would quietly hold what belongs in the shared one.
+    """
     configured = os.environ.get(DATABASE_URL_ENV)
     if configured:
         return configured
-    return f"sqlite:///{data_dir() / 'integrations.db'}"
+    local = data_dir() / "integrations.db"
+    if not local.exists():
+        _refuse_on_production_home(local)
+    return f"sqlite:///{local}"
+
+
+def _refuse_on_production_home(local: Path) -> None:
+    home = os.environ.get("DAGSTER_HOME")
+    instance = Path(home) / "dagster.yaml" if home else None
+    if instance is None or not instance.is_file():
+        return
+    import yaml
+
+    try:
+        settings = yaml.safe_load(instance.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return  # Dagster reports its own instance's problems
+    if not isinstance(settings, dict):
+        return
+    sections = [settings.get(key) for key in ("storage", "run_storage", "event_log_storage")]
+    if any(isinstance(s, dict) and ("postgres" in s or "postgres" in str(s.get("module"))) for s in sections):
+        raise IntegrationError(
+            f"{DATABASE_URL_ENV} is not set, and DAGSTER_HOME ({home}) is an instance on PostgreSQL: "
+            f"set {DATABASE_URL_ENV} to the application database instead of starting a new local "
+            f"SQLite database at {local}"
+        )
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -112,6 +144,9 @@ VERSION_TABLE = "integrations_alembic_version"
 ALEMBIC_DEFAULT_VERSION_TABLE = "alembic_version"
 # pg_advisory_xact_lock key serializing schema migrations.
 _MIGRATION_LOCK = 7_243_190_001
+# Alembic keeps the running migration in module globals (alembic.context, alembic.op): two
+# threads migrating at once, even different databases, would run on each other's.
+_MIGRATING = threading.Lock()
 
 
 def upgrade_schema(target: Engine | str | None = None, revision: str = "head") -> list[str]:
@@ -119,8 +154,14 @@ def upgrade_schema(target: Engine | str | None = None, revision: str = "head") -
 
     The revision lives in :data:`VERSION_TABLE`. One that earlier versions kept in
     ``alembic_version`` is moved there first; a database made before migrations existed
-    (tables, no version) is taken as the baseline revision first.
+    (tables, no version) is taken as the baseline revision first. One migration at a time
+    per process.
     """
+    with _MIGRATING:
+        return _upgrade(target, revision)
+
+
+def _upgrade(target: Engine | str | None, revision: str) -> list[str]:
     from alembic import command
     from alembic.config import Config
     from alembic.script import ScriptDirectory

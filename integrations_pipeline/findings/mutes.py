@@ -18,6 +18,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from integrations_pipeline.common.errors import IntegrationError
 from integrations_pipeline.db.engine import Base, as_utc, engine, utcnow
+from integrations_pipeline.findings.model import storable_text
+
+PATTERN_LENGTH = 512
 
 
 class Mute(Base):
@@ -27,7 +30,7 @@ class Mute(Base):
     integration: Mapped[str] = mapped_column(String(128), index=True)
     deployment: Mapped[str | None] = mapped_column(String(256), nullable=True)
     task: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    resource_pattern: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    resource_pattern: Mapped[str | None] = mapped_column(String(PATTERN_LENGTH), nullable=True)
     reason: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -93,6 +96,16 @@ def add_mute(
 ) -> dict[str, Any]:
     if not reason or not reason.strip():
         raise IntegrationError("a mute needs a reason", integration=integration)
+    # Stored as findings are: a pattern with NUL matches the resources stored with U+FFFD.
+    reason = storable_text(reason)
+    if resource_pattern is not None:
+        resource_pattern = storable_text(resource_pattern)
+        if len(resource_pattern) > PATTERN_LENGTH:
+            raise IntegrationError(
+                f"the resource pattern is {len(resource_pattern)} characters, longer than the "
+                f"{PATTERN_LENGTH} a pattern may have",
+                integration=integration,
+            )
     now = utcnow()
     if expires_at is not None:
         # Stored in UTC: SQLite keeps the wall time of whatever offset it is given.

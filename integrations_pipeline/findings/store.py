@@ -19,15 +19,22 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String, Text, and_, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from integrations_pipeline.common.errors import IntegrationError
 from integrations_pipeline.db.engine import Base, as_utc, database_url, engine, utcnow, write_engine
 from integrations_pipeline.findings.model import (
     PREVIEW_FINDINGS,
     EvaluationStatus,
     EvaluationSummary,
+    FindingDataError,
     ReportedFinding,
     finding_uid,
     merge_reported,
+    storable_finding,
+    storable_text,
 )
+
+RESOURCE_LENGTH = 512
+TITLE_LENGTH = 512
 
 
 class Finding(Base):
@@ -38,8 +45,8 @@ class Finding(Base):
     integration: Mapped[str] = mapped_column(String(128), index=True)
     deployment: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
     task: Mapped[str] = mapped_column(String(128))
-    resource: Mapped[str | None] = mapped_column(String(512), nullable=True)
-    title: Mapped[str] = mapped_column(String(512))
+    resource: Mapped[str | None] = mapped_column(String(RESOURCE_LENGTH), nullable=True)
+    title: Mapped[str] = mapped_column(String(TITLE_LENGTH))
     severity: Mapped[str] = mapped_column(String(16), index=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -106,6 +113,31 @@ def to_record(row: Finding, muted: bool) -> dict[str, Any]:
     return {name: record[name] for name in FINDING_FIELDS}
 
 
+def _storable(reported: Sequence[ReportedFinding], integration: str, task: str) -> list[ReportedFinding]:
+    """The findings as both databases store them; what cannot be stored is one clear error."""
+    storable = []
+    for finding in reported:
+        where = "the insight's finding" if finding.resource is None else f"finding {finding.resource[:80]!r}"
+        try:
+            cleaned = storable_finding(finding)
+        except FindingDataError as error:
+            raise IntegrationError(f"{where}: {error}", integration=integration, task=task) from None
+        if cleaned.resource is not None and len(cleaned.resource) > RESOURCE_LENGTH:
+            raise IntegrationError(
+                f"{where}: resource is {len(cleaned.resource)} characters, "
+                f"longer than the {RESOURCE_LENGTH} a resource may have",
+                integration=integration,
+                task=task,
+            )
+        storable.append(cleaned)
+    return storable
+
+
+def _fit(text: str, length: int) -> str:
+    """``text`` cut to ``length`` characters, ending in '…' when it was cut."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def _lock_key(uid: str) -> int:
     return int(uid[:15], 16)  # fits a signed 64-bit advisory lock key
 
@@ -139,9 +171,11 @@ class FindingStore:
         """
         from integrations_pipeline.findings.mutes import MuteIndex
 
+        reported = merge_reported(_storable(reported, integration, task))
+        title = _fit(storable_text(title), TITLE_LENGTH)
+        message = None if message is None else storable_text(message)
         now = utcnow()
         summary = EvaluationSummary(status=status)
-        reported = merge_reported(reported)
         with Session(self.writer) as session:
             self._begin_serialized(session, finding_uid(integration, deployment, task))
             mutes = MuteIndex.active(session, now)

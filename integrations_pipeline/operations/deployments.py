@@ -23,8 +23,10 @@ from integrations_pipeline.catalog.discovery import Catalog, check_task_names
 from integrations_pipeline.common.errors import IntegrationConfigError, IntegrationError
 from integrations_pipeline.db.engine import Base, as_utc, engine, utcnow, write_engine
 
-# Partition keys, run keys and tags: letters, digits, '-', '_' and '.'.
-DEPLOYMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+# Partition keys, run keys and tags: letters, digits, '-', '_' and '.'. Used with fullmatch:
+# '$' would let a trailing newline through.
+DEPLOYMENT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
+SCHEDULE_LENGTH = 128
 RESERVED_NAMES = frozenset({"adhoc"})
 FIELDS = ("name", "integration", "config", "schedule", "timezone", "paused")
 
@@ -40,7 +42,7 @@ class DeploymentRow(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True, index=True)
     integration: Mapped[str] = mapped_column(String(128), index=True)
     config: Mapped[Any] = mapped_column(JSON)
-    schedule: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    schedule: Mapped[str | None] = mapped_column(String(SCHEDULE_LENGTH), nullable=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -119,7 +121,7 @@ def due_slot(deployment: Deployment, now: datetime) -> datetime | None:
 def validate(deployment: Deployment, catalog: Catalog) -> None:
     """Refuse a deployment that could not run: the error names the deployment and field."""
     name = deployment.name
-    if not DEPLOYMENT_NAME.match(name):
+    if not isinstance(name, str) or not DEPLOYMENT_NAME.fullmatch(name):
         raise DeploymentError(
             f"deployment name {name!r} does not fit: lower-case letters, digits, '.', '_' and '-', "
             "starting with a letter or digit, at most 128 characters"
@@ -132,6 +134,11 @@ def validate(deployment: Deployment, catalog: Catalog) -> None:
         raise DeploymentError(
             f"deployment '{name}': integration '{deployment.integration}' is not available"
             + (f" ({problems})" if problems else " (unknown or disabled)")
+        )
+    if isinstance(deployment.schedule, str) and len(deployment.schedule) > SCHEDULE_LENGTH:
+        raise DeploymentError(
+            f"deployment '{name}': field 'schedule' is {len(deployment.schedule)} characters, "
+            f"longer than the {SCHEDULE_LENGTH} a schedule may have"
         )
     if deployment.schedule is not None and (
         not isinstance(deployment.schedule, str) or not is_valid_cron(deployment.schedule)
