@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from integrations_pipeline.cli import admin, catalog, deployments, findings, runs
+from integrations_pipeline.cli import admin, catalog, deployments, findings, queue, runs
 from integrations_pipeline.cli.errors import user_error
 
 
@@ -46,6 +46,6 @@ def parser() -> argparse.ArgumentParser:
         help="folder with integrations.json (default: this project)",
     )
     commands = root.add_subparsers(dest="command", required=True)
-    for group in (catalog, runs, findings, admin, deployments):
+    for group in (catalog, runs, queue, findings, admin, deployments):
         group.register(commands)
     return root

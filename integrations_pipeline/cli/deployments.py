@@ -172,6 +172,8 @@ def _set_paused(args: argparse.Namespace, paused: bool) -> int:
     from integrations_pipeline.operations.deployments import DeploymentStore
 
     DeploymentStore().update(args.name, load_catalog(args.project), paused=paused)
+    if paused:
+        _cancel_queue(args.name)
     print(f"{args.name}: {'paused' if paused else 'resumed'}")
     return 0
 
@@ -181,7 +183,17 @@ def cmd_deployments_remove(args: argparse.Namespace) -> int:
 
     DeploymentStore().remove(args.name)
     print(f"removed deployment {args.name} (its violations and runs are kept)")
+    _cancel_queue(args.name)
     return 0
+
+
+def _cancel_queue(name: str) -> None:
+    """Cancel the deployment's queued runs now (the scheduler also does, on its next tick)."""
+    from integrations_pipeline.cli.queue import cancel_queued_runs
+
+    canceled = cancel_queued_runs(name)
+    if canceled:
+        print(f"{name}: canceled {len(canceled)} queued run(s)")
 
 
 def cmd_deployments_run_now(args: argparse.Namespace) -> int:

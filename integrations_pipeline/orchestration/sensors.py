@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -22,6 +23,14 @@ import dagster as dg
 
 from integrations_pipeline.catalog.config_schema import config_error_messages, dagster_config_schema
 from integrations_pipeline.common.runs import ADHOC_PARTITION, SLOT_TAG, TRIGGER_TAG
+from integrations_pipeline.orchestration.backpressure import (
+    MANUAL_PRIORITY,
+    PRIORITY_TAG,
+    busy_deployments,
+    cancel_queued,
+    queued_deployments,
+    skip_busy_slots,
+)
 from integrations_pipeline.orchestration.keys import deployments_partitions
 
 if TYPE_CHECKING:
@@ -37,6 +46,9 @@ DEFAULT_INTERVAL_SECONDS = 30
 RUN_KEY_TAG = "dagster/run_key"
 
 
+logger = logging.getLogger("integrations_pipeline.scheduler")
+
+
 def sensor_interval() -> int:
     return int(os.environ.get(INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS))
 
@@ -47,6 +59,8 @@ def deployment_run_request(
     tags = {"integration": deployment.integration, "deployment": deployment.name, TRIGGER_TAG: trigger}
     if slot is not None:
         tags[SLOT_TAG] = slot.isoformat()
+    if trigger == "manual":
+        tags[PRIORITY_TAG] = MANUAL_PRIORITY  # past the scheduled backlog
     return dg.RunRequest(
         run_key=run_key,
         job_name=deployment.integration,
@@ -91,13 +105,29 @@ def evaluate_scheduler(
             partition_requests.append(dg.AddDynamicPartitionsRequest(partitions, missing))
     run_requests: list[dg.RunRequest] = []
     problems: list[str] = []
+    # Backpressure (backpressure.py): the queued runs of paused or removed deployments are
+    # canceled; a deployment with a run queued or in progress skips its new slots.
+    active = {d.name for d in deployments if not d.paused}
+    stale = queued_deployments(instance) - active
+    canceled = cancel_queued(instance, stale)
+    busy = busy_deployments(instance) if skip_busy_slots() else set()
+    skipped: list[str] = []
     for deployment in deployments:
         if deployment.integration not in loaded and deployment.integration not in broken:
             continue  # its integration is gone from integrations.json: nothing to run
         try:
-            run_requests.extend(_deployment_requests(instance, deployment, loaded, launched, now, store))
+            requests = _deployment_requests(instance, deployment, loaded, launched, now, store)
         except Exception as error:  # one deployment's trouble must not stop the others
             problems.append(f"deployment '{deployment.name}': {type(error).__name__}: {error}")
+            continue
+        if deployment.name in busy:
+            skipped += [deployment.name for r in requests if r.tags.get(TRIGGER_TAG) == "schedule"]
+            requests = [r for r in requests if r.tags.get(TRIGGER_TAG) != "schedule"]
+        run_requests.extend(requests)
+    if skipped:
+        logger.info("slots skipped, a run still queued or running: %s", ", ".join(skipped))
+    if canceled:
+        logger.info("canceled %d queued run(s) of paused or removed deployments", len(canceled))
     current = {d.name for d in deployments}
     cursor_out = json.dumps({k: v for k, v in launched.items() if k in current}, sort_keys=True)
     return dg.SensorResult(
