@@ -136,53 +136,85 @@ class LineRedactor(Generic[T]):
 
 
 def redact_value(value: Any, secrets: frozenset[str]) -> Any:
-    """``redact`` applied to every string inside a JSON-like value.
+    """``redact`` applied to everything inside a task's result, whatever its type.
 
-    Copy-on-write: containers without a secret are returned as they are, so a large
+    Strings, bytes and bytearrays are redacted in place of the secret; dicts, lists, tuples,
+    sets and frozensets are copied with their items redacted; an exception is rebuilt from
+    its redacted arguments. Any other object that holds a secret (in what it pickles to or in
+    its ``repr``) is replaced by its redacted ``repr``: a str, as nothing else can be stored
+    safely. Copy-on-write: containers without a secret are returned as they are, so a large
     result costs one walk and no copy.
     """
     if not secrets:
         return value
     ordered = sorted(secrets, key=len, reverse=True)
-    if not isinstance(value, str):
+    encoded = [secret.encode("utf-8", "surrogatepass") for secret in ordered]
+
+    def holds_secret(item: Any) -> bool:
         # One scan of the pickled value (its strings are stored as UTF-8) is 5x faster than a
         # walk, and most results hold no secret.
         try:
-            pickled = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            pickled = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:
-            pickled = None
-        if pickled is not None and not any(
-            secret.encode("utf-8", "surrogatepass") in pickled for secret in ordered
-        ):
-            return value
+            return True  # unknown: walk it
+        return any(secret in pickled for secret in encoded)
 
     def walk(item: Any) -> Any:
-        if isinstance(item, str):
-            for secret in ordered:
-                if secret in item:
-                    return redact(item, ordered)
+        if item is None or isinstance(item, bool | int | float | complex):
             return item
+        if isinstance(item, str):
+            return redact(item, ordered) if any(secret in item for secret in ordered) else item
+        if isinstance(item, bytes | bytearray):
+            if not any(secret in item for secret in encoded):
+                return item
+            redacted = bytes(item)
+            for secret in encoded:
+                redacted = redacted.replace(secret, REDACTED.encode())
+            return type(item)(redacted)
         if isinstance(item, Mapping):
-            copy: dict[Any, Any] | None = None
-            for n, (key, old) in enumerate(item.items()):
-                new_key, new = walk(key), walk(old)
-                if copy is None and (new_key is not key or new is not old):
-                    copy = dict(list(item.items())[:n])
-                if copy is not None:
-                    copy[new_key] = new
-            return item if copy is None else copy
-        if isinstance(item, list | tuple):
-            changed: list[Any] | None = None
-            for n, old in enumerate(item):
-                new = walk(old)
-                if changed is None and new is not old:
-                    changed = list(item[:n])
-                if changed is not None:
-                    changed.append(new)
-            return item if changed is None else changed
-        return item
+            pairs = [(key, old, walk(key), walk(old)) for key, old in item.items()]
+            if all(nk is k and nv is v for k, v, nk, nv in pairs):
+                return item
+            return {nk: nv for _, _, nk, nv in pairs}
+        if isinstance(item, list | tuple | set | frozenset):
+            items = [(old, walk(old)) for old in item]
+            if all(new is old for old, new in items):
+                return item
+            kind = next(k for k in (list, tuple, set, frozenset) if isinstance(item, k))
+            return kind(new for _, new in items)
+        if not holds_secret(item) and not any(secret in _repr(item) for secret in ordered):
+            return item
+        if isinstance(item, BaseException):
+            return _rebuilt(item, walk, holds_secret) or redact(_repr(item), ordered)
+        return redact(_repr(item), ordered)
 
-    return walk(value)
+    if isinstance(value, str) or holds_secret(value):
+        return walk(value)
+    return value
+
+
+def _rebuilt(error: BaseException, walk: Callable[[Any], Any], holds_secret: Callable[[Any], bool]) -> Any:
+    """``error`` made again, as pickle would, from its redacted arguments and attributes;
+    None if it cannot be."""
+    try:
+        reduced = error.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+        if isinstance(reduced, str):  # a global: nothing to redact in it
+            return error
+        make, args, *rest = reduced
+        copy = make(*walk(args))
+        state = rest[0] if rest else None
+        if isinstance(state, Mapping):
+            copy.__dict__.update(walk(state))
+    except Exception:
+        return None
+    return None if holds_secret(copy) else copy
+
+
+def _repr(item: Any) -> str:
+    try:
+        return repr(item)
+    except Exception:
+        return f"<{type(item).__name__}>"
 
 
 _SECRETS: set[str] = set()

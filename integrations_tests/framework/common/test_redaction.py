@@ -14,6 +14,7 @@ from integrations_pipeline.common.redaction import (
     LineRedactor,
     redact,
     redact_lines,
+    redact_value,
     register_secrets,
     secret_forms,
 )
@@ -85,3 +86,31 @@ def test_lines_are_let_out_redacted_with_their_neighbours():
     out += lines.flush()
     assert out == [("log", "one ***"), ("error", "*** two"), ("log", "three")]
     assert lines.flush() == []
+
+
+class _Unpicklable:
+    def __reduce__(self):
+        raise TypeError("no")
+
+    def __repr__(self):
+        return f"<conn {TOKEN}>"
+
+
+def test_redact_value_redacts_every_type_and_copies_only_what_changes():
+    secrets = frozenset(secret_forms(TOKEN))
+    clean = {"items": [1, 2.5, None, ("a", b"b")], "tags": {"x"}}
+    assert redact_value(clean, secrets) is clean
+    value = {"clean": clean, "nested": [{TOKEN: (TOKEN.encode(), {TOKEN})}], "conn": _Unpicklable()}
+    redacted = redact_value(value, secrets)
+    assert redacted["clean"] is clean
+    assert redacted["nested"] == [{"***": (b"***", {"***"})}]
+    assert redacted["conn"] == "<conn ***>"
+
+
+def test_an_exception_in_a_result_is_rebuilt_from_redacted_arguments():
+    secrets = frozenset(secret_forms(TOKEN))
+    error = OSError(2, f"no {TOKEN}", f"/{TOKEN}")
+    error.detail = TOKEN
+    redacted = redact_value([error], secrets)[0]
+    assert type(redacted) is type(error)
+    assert (redacted.strerror, redacted.filename, redacted.detail) == ("no ***", "/***", "***")

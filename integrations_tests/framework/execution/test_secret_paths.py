@@ -59,6 +59,33 @@ def split_add_log(self, ctx: TaskContext):
     return {"data": {}}
 """
 
+TYPED = """
+from integrations_pipeline.sdk import TaskContext, task
+
+
+class Holder:
+    def __init__(self, key):
+        self.key = key
+
+    def __repr__(self):
+        return f"Holder({self.key!r})"
+
+
+@task(name="return_any_type", type="collector")
+def return_any_type(self, ctx: TaskContext):
+    key = ctx.config["api_key"]
+    data = {
+        "bytes": key.encode(),
+        "bytearray": bytearray(key.encode()),
+        "set": {key},
+        "frozenset": frozenset([key]),
+        "tuple": ("id", key),
+        "error": KeyError(key),
+        "object": Holder(key),
+    }
+    return {"data": data}
+"""
+
 
 def _escaped_forms(secret: str) -> set[str]:
     """Written out here, not taken from the code under test."""
@@ -87,7 +114,7 @@ def _files_leaking(root: Path, secret: str) -> list[str]:
 @pytest.fixture
 def ways(make_project, monkeypatch) -> Path:
     monkeypatch.setenv("LEAKY_API_KEY", KEY)
-    files = {"collectors/escaped.py": ESCAPED, "collectors/split.py": SPLIT}
+    files = {"collectors/escaped.py": ESCAPED, "collectors/split.py": SPLIT, "collectors/typed.py": TYPED}
     return make_project({"leaky": {"schema": SCHEMA, "files": files}})
 
 
@@ -130,3 +157,15 @@ def test_a_secret_split_over_two_lines_is_redacted_in_both(ways, tmp_path):
     messages = [entry.user_message for entry in result.event_log]
     halves = (KEY[:6], KEY[6:], KEY[:9], KEY[9:])
     assert [m for m in messages if any(half in m for half in halves)] == []
+
+
+def test_a_secret_in_returned_data_of_any_type_is_redacted_before_it_is_stored(ways, tmp_path):
+    home = tmp_path / "dagster-home"
+    result = _run(ways, home, ["return_any_type"])
+    data = result["return_any_type"].data
+    assert (data["bytes"], data["bytearray"]) == (b"***", bytearray(b"***"))
+    assert (data["set"], data["frozenset"], data["tuple"]) == ({"***"}, frozenset(["***"]), ("id", "***"))
+    assert repr(data["error"]) == "KeyError('***')"
+    assert data["object"] == "Holder('***')"
+    assert _files_leaking(home, KEY) == []
+    assert _files_leaking(tmp_path / "integrations-home", KEY) == []
