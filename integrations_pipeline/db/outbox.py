@@ -69,8 +69,9 @@ def claim(bound: Engine, id: str, lease: float) -> OutboxRow | None:
         return session.get(OutboxRow, id) if claimed else None
 
 
-def finish(bound: Engine, id: str, result: str, retry_in: float | None) -> None:
-    """Record an attempt: delivered (``retry_in`` None) or due again in ``retry_in`` seconds."""
+def finish(bound: Engine, id: str, attempt: int, result: str, retry_in: float | None) -> None:
+    """Record attempt number ``attempt``: delivered (``retry_in`` None) or due again in
+    ``retry_in`` seconds. A later attempt (this one outlived its claim) has the last word."""
     now = utcnow()
     values: dict[str, Any] = {"result": result, "claimed_until": None}
     if retry_in is None:
@@ -78,7 +79,9 @@ def finish(bound: Engine, id: str, result: str, retry_in: float | None) -> None:
     else:
         values["next_attempt_at"] = now + timedelta(seconds=retry_in)
     with Session(bound) as session:
-        session.execute(update(OutboxRow).where(OutboxRow.id == id).values(**values))
+        session.execute(
+            update(OutboxRow).where(OutboxRow.id == id, OutboxRow.attempts == attempt).values(**values)
+        )
         session.commit()
 
 

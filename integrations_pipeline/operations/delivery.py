@@ -39,12 +39,13 @@ class DeliveryPolicy:
     deadline: float = WEBHOOK_DEADLINE_SECONDS
     backoff: float = BACKOFF_SECONDS
     max_backoff: float = MAX_BACKOFF_SECONDS
+    claim: float | None = None  # seconds; by default far longer than an attempt can take
 
     @property
     def lease(self) -> float:
-        # Far longer than one attempt can take (the deadline cuts it), so a live deliverer
-        # never loses its claim mid-post; a dead one's expires and the row is posted again.
-        return 6 * self.deadline + 1
+        # Longer than one attempt can take (the deadline cuts it), so a live deliverer never
+        # loses its claim mid-post; a dead one's expires and the row is posted again.
+        return self.claim if self.claim is not None else 6 * self.deadline + 1
 
     def retry_in(self, attempts: int) -> float:
         return float(min(self.max_backoff, self.backoff * 2 ** max(0, attempts - 1)))
@@ -59,7 +60,7 @@ def deliver_one(id: str, url: str | None = None, policy: DeliveryPolicy = Delive
         return None
     result = post_webhook(row.payload, idempotency_key=row.id, deadline=policy.deadline)
     delivered = result.startswith(DELIVERED)
-    outbox.finish(bound, id, result, None if delivered else policy.retry_in(row.attempts))
+    outbox.finish(bound, id, row.attempts, result, None if delivered else policy.retry_in(row.attempts))
     if not delivered:
         _log.warning("webhook delivery of %s %s failed (attempt %d): %s", row.kind, id, row.attempts, result)
     return result
