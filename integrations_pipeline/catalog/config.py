@@ -21,6 +21,9 @@ from integrations_pipeline.common.redaction import MIN_SECRET_LENGTH, redact, se
 from integrations_pipeline.common.variables import lookup, where_to_set
 
 COMMON_KEYS = ("task_timeout", "stage_one_timeout", "tasks")
+# A config is a handful of levels deep; far deeper is hostile, and recursive code (Dagster's
+# config checks, jsonschema) would end in a RecursionError.
+MAX_CONFIG_DEPTH = 64
 DEFAULT_TASK_TIMEOUT = 900.0
 DEFAULT_STAGE_ONE_TIMEOUT = 60.0
 
@@ -67,6 +70,39 @@ class ResolvedConfig:
     stage_one_timeout: float = DEFAULT_STAGE_ONE_TIMEOUT
 
 
+def check_config_values(integration: str, config: Any) -> None:
+    """Refuse what no check of a config can take: nesting deeper than :data:`MAX_CONFIG_DEPTH`,
+    numbers beyond a float's range (``10**400``) and NaN or infinities; the error names the field.
+    """
+    pending: list[tuple[Any, str, int]] = [(config, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        where = path or "(root)"
+        if depth > MAX_CONFIG_DEPTH:
+            shown = where if len(where) <= 100 else f"{where[:60]}…{where[-30:]}"
+            raise IntegrationConfigError(
+                f"config field '{shown}' is nested deeper than {MAX_CONFIG_DEPTH} levels",
+                integration=integration,
+            )
+        if isinstance(value, Mapping):
+            pending.extend(
+                (item, f"{path}.{key}" if path else str(key), depth + 1) for key, item in value.items()
+            )
+        elif isinstance(value, list | tuple):
+            pending.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1024:
+            digits = int(value.bit_length() * math.log10(2)) + 1  # str() refuses 4,300 digits
+            raise IntegrationConfigError(
+                f"config field '{where}' is an integer of about {digits} digits, too large for a number",
+                integration=integration,
+            )
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise IntegrationConfigError(
+                f"config field '{where}' is {value!r}, which is not a number a config can hold",
+                integration=integration,
+            )
+
+
 def resolve_config(
     integration: str,
     schema: Mapping[str, Any],
@@ -80,6 +116,7 @@ def resolve_config(
     ``unresolved`` is the same config as written, to tell which values came from
     ``{env: VAR}``. A config given here with ``{env: VAR}`` still unresolved is resolved.
     """
+    check_config_values(integration, config)
     values = _resolve_env(integration, dict(config))
     schema_secrets = set(_secret_values(schema, values))
     env_values = set(_env_values(unresolved if unresolved is not None else config, values))
@@ -195,6 +232,7 @@ def check_stored_config(integration: str, schema: Mapping[str, Any], config: Map
     Secret fields must be ``{env: VAR}`` references. Fields whose variable is not set on
     this machine are checked when the run starts; everything else is checked now.
     """
+    check_config_values(integration, config)
     literal = literal_secret_fields(schema, config)
     if literal:
         raise IntegrationConfigError(

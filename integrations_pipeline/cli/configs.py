@@ -23,9 +23,11 @@ def checked_config(
     Raises:
         IntegrationConfigError: what is wrong, in one line that names the integration.
     """
+    from integrations_pipeline.catalog.config import check_config_values
     from integrations_pipeline.catalog.config_schema import apply_dagster_schema
     from integrations_pipeline.execution.session import resolve_integration_config
 
+    check_config_values(integration.name, config)  # before recursive code meets a hostile config
     hide_secrets(integration.schema, config)
     values = dict(config)
     if tasks is not None:

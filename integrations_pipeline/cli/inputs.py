@@ -30,6 +30,10 @@ def read_yaml(path: Path, integration: str | None = None, what: str = "") -> Any
         raise IntegrationError(
             f"{what}{path} is not valid YAML: {reason}{where}", integration=integration
         ) from None
+    except RecursionError:
+        raise IntegrationError(
+            f"{what}{path} is nested too deeply to read", integration=integration
+        ) from None
 
 
 def read_mapping(path: Path, integration: str | None = None) -> dict[str, Any]:

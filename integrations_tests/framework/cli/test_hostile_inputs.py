@@ -67,3 +67,36 @@ def test_a_mute_of_what_exists_is_added():
     assert added.returncode == 0, added.stderr
     [stored] = json.loads(integrations("mutes", "list", "--json").stdout)
     assert (stored["task"], stored["resource_pattern"]) == ("check_admins", "r\x01*")
+
+
+def nested(depth):
+    return "{a: " * depth + "x" + "}" * depth
+
+
+@pytest.mark.usefixtures("database_url")
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (f"extra: {nested(1000)}", "is nested too deeply to read"),
+        (
+            f"extra: {nested(300)}",
+            "config field 'extra.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.",
+        ),
+        (
+            f"task_timeout: {10**400}",
+            "config field 'task_timeout' is an integer of about 401 digits, too large",
+        ),
+        ("extra: .inf", "config field 'extra' is inf, which is not a number a config can hold"),
+    ],
+)
+def test_a_hostile_config_is_one_line_naming_the_field(tmp_path, monkeypatch, extra, message):
+    monkeypatch.setenv("GUIDE_DEMO_KEY", "guide-demo-key-1")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"api_key: {{env: GUIDE_DEMO_KEY}}\nregion: eu-west-1\n{extra}\n")
+    for command in (
+        ("check", "guide_demo", "--config", str(config)),
+        ("deployments", "add", "acme", "--integration", "guide_demo", "--config", str(config)),
+    ):
+        refused = integrations(*GUIDE, *command)
+        assert refused.returncode == 1 and refused.stderr.startswith("error: "), refused.stderr
+        assert message in refused.stderr and "Traceback" not in refused.stderr
