@@ -246,34 +246,82 @@ def active_secrets() -> frozenset[str]:
 
 
 class _RedactingStream:
+    """``sys.stdout`` or ``sys.stderr``, redacted line by line: a secret written in pieces
+    (``write`` twice, ``print(*secret, sep="")``) is whole by the end of its line. A line
+    is held until it ends, it grows past ``MAX_PENDING`` or the stream is flushed."""
+
+    MAX_PENDING = 64 * 1024
+
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._pending = ""
+        self._lock = threading.RLock()
 
     def write(self, text: str) -> int:
-        self._stream.write(redact(text, active_secrets()) if isinstance(text, str) else text)
+        if not isinstance(text, str):
+            self.flush_pending()
+            return self._stream.write(text)
+        secrets = active_secrets()
+        with self._lock:
+            if not secrets and not self._pending:
+                self._stream.write(text)
+                return len(text)
+            self._pending += text
+            head, newline, self._pending = self._pending.rpartition("\n")
+            if len(self._pending) > self.MAX_PENDING:
+                head, newline, self._pending = head + newline + self._pending, "", ""
+            if head or newline:
+                self._stream.write(redact(head + newline, secrets))
         return len(text)
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
             self.write(line)
 
+    def flush_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, ""
+            if pending:
+                self._stream.write(redact(pending, active_secrets()))
+
+    def flush(self) -> None:
+        self.flush_pending()
+        self._stream.flush()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
 
-class _RedactingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        secrets = active_secrets()
-        if secrets:
-            message = record.getMessage()
-            redacted = redact(message, secrets)
-            if redacted != message:
-                record.msg, record.args = redacted, None
-        return True
+def _redact_record(record: logging.LogRecord) -> None:
+    """Redact a log record in place: its message, and its traceback and stack text."""
+    secrets = active_secrets()
+    if not secrets:
+        return
+    try:
+        message = record.getMessage()
+    except Exception:  # arguments that do not fit the format: the handler reports it
+        return
+    redacted = redact(message, secrets)
+    if redacted != message:
+        record.msg, record.args = redacted, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        exc_text = redact(record.exc_text, secrets)
+        if exc_text != record.exc_text:
+            # Formatters use exc_text when it is set; one that formats exc_info itself must
+            # not find the secret there.
+            record.exc_text, record.exc_info = exc_text, None
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info, secrets)
 
 
-_FILTER = _RedactingFilter()
-LIBRARY_LOGGERS = ("httpx", "httpcore", "urllib3", "botocore", "integrations_pipeline.http")
+_handle = logging.Handler.handle
+
+
+def _redacting_handle(self: logging.Handler, record: logging.LogRecord) -> Any:
+    _redact_record(record)
+    return _handle(self, record)
 
 
 def _install() -> None:
@@ -282,11 +330,9 @@ def _install() -> None:
             sys.stdout = _RedactingStream(sys.stdout)  # type: ignore[assignment]
         if not isinstance(sys.stderr, _RedactingStream):
             sys.stderr = _RedactingStream(sys.stderr)  # type: ignore[assignment]
-        for handler in logging.getLogger().handlers:
-            if _FILTER not in handler.filters:
-                handler.addFilter(_FILTER)
-        # HTTP clients log request URLs, query strings (API keys) included.
-        for name in LIBRARY_LOGGERS:
-            library = logging.getLogger(name)
-            if _FILTER not in library.filters:
-                library.addFilter(_FILTER)
+        # Every record reaches its handlers through Handler.handle, whichever logger made it
+        # and whatever its ``propagate``: handlers added later, to any logger, are covered
+        # too. Only a handler that overrides ``handle`` itself escapes (none in the standard
+        # library, Dagster or the libraries we use, but NullHandler, which writes nothing).
+        if logging.Handler.handle is not _redacting_handle:
+            logging.Handler.handle = _redacting_handle  # type: ignore[method-assign]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from urllib.parse import quote
@@ -114,3 +115,15 @@ def test_an_exception_in_a_result_is_rebuilt_from_redacted_arguments():
     redacted = redact_value([error], secrets)[0]
     assert type(redacted) is type(error)
     assert (redacted.strerror, redacted.filename, redacted.detail) == ("no ***", "/***", "***")
+
+
+def test_a_stream_redacts_a_secret_written_in_pieces_by_the_line():
+    register_secrets([TOKEN])
+    written = io.StringIO()
+    stream = redaction._RedactingStream(written)
+    stream.write(f"a {TOKEN[:3]}")
+    stream.write(f"{TOKEN[3:]} b\nc ")
+    assert written.getvalue() == "a *** b\n"
+    stream.write(TOKEN[:4])
+    stream.flush()  # a partial line goes out when flushed
+    assert written.getvalue() == f"a *** b\nc {TOKEN[:4]}"

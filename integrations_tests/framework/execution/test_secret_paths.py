@@ -86,6 +86,46 @@ def return_any_type(self, ctx: TaskContext):
     return {"data": data}
 """
 
+WRITTEN = """
+import logging
+import os
+import sys
+
+from integrations_pipeline.sdk import TaskContext, task
+
+
+@task(name="write_in_pieces", type="collector")
+def write_in_pieces(self, ctx: TaskContext):
+    key = ctx.config["api_key"]
+    sys.stdout.write("key=" + key[:5])
+    sys.stdout.write(key[5:] + "\\n")
+    print(*key, sep="")
+    sys.stderr.write(key[:3])
+    sys.stderr.write(key[3:] + "\\n")
+    return {"data": {}}
+
+
+@task(name="log_privately", type="collector")
+def log_privately(self, ctx: TaskContext):
+    key = ctx.config["api_key"]
+    logger = logging.getLogger("vendor.private")
+    logger.propagate = False
+    handlers = [logging.FileHandler(os.environ["LEAKY_LOG_FILE"]), logging.StreamHandler(sys.__stderr__)]
+    for handler in handlers:
+        logger.addHandler(handler)
+    try:
+        logger.warning("key %s", key)
+        try:
+            raise KeyError(key)
+        except KeyError:
+            logger.exception("failed")
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+    return {"data": {}}
+"""
+
 
 def _escaped_forms(secret: str) -> set[str]:
     """Written out here, not taken from the code under test."""
@@ -114,7 +154,12 @@ def _files_leaking(root: Path, secret: str) -> list[str]:
 @pytest.fixture
 def ways(make_project, monkeypatch) -> Path:
     monkeypatch.setenv("LEAKY_API_KEY", KEY)
-    files = {"collectors/escaped.py": ESCAPED, "collectors/split.py": SPLIT, "collectors/typed.py": TYPED}
+    files = {
+        "collectors/escaped.py": ESCAPED,
+        "collectors/split.py": SPLIT,
+        "collectors/typed.py": TYPED,
+        "collectors/written.py": WRITTEN,
+    }
     return make_project({"leaky": {"schema": SCHEMA, "files": files}})
 
 
@@ -169,3 +214,21 @@ def test_a_secret_in_returned_data_of_any_type_is_redacted_before_it_is_stored(w
     assert data["object"] == "Holder('***')"
     assert _files_leaking(home, KEY) == []
     assert _files_leaking(tmp_path / "integrations-home", KEY) == []
+
+
+def test_a_secret_written_in_pieces_is_redacted_by_the_line(ways, tmp_path, capfd):
+    result = _run(ways, tmp_path / "dagster-home", ["write_in_pieces"])
+    assert result["write_in_pieces"].status == "succeeded"
+    out, err = capfd.readouterr()
+    assert "key=***" in out and "***" in err
+    assert _texts_leaking({"stdout": out, "stderr": err}, KEY) == []
+
+
+def test_a_logger_with_its_own_handlers_and_no_propagation_is_redacted(ways, tmp_path, monkeypatch, capfd):
+    log_file = tmp_path / "private.log"
+    monkeypatch.setenv("LEAKY_LOG_FILE", str(log_file))
+    result = _run(ways, tmp_path / "dagster-home", ["log_privately"])
+    assert result["log_privately"].status == "succeeded"
+    written = log_file.read_text()
+    assert "key ***" in written and "KeyError: '***'" in written
+    assert _texts_leaking({"log file": written, "stderr": capfd.readouterr().err}, KEY) == []
