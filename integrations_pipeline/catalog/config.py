@@ -70,9 +70,10 @@ class ResolvedConfig:
     stage_one_timeout: float = DEFAULT_STAGE_ONE_TIMEOUT
 
 
-def check_config_values(integration: str, config: Any) -> None:
+def check_config_values(integration: str, config: Any, *, stored: bool = False) -> None:
     """Refuse what no check of a config can take: nesting deeper than :data:`MAX_CONFIG_DEPTH`,
     numbers beyond a float's range (``10**400``) and NaN or infinities; the error names the field.
+    ``stored``: the config is saved as JSON, so only JSON's types (YAML's dates are not).
     """
     pending: list[tuple[Any, str, int]] = [(config, "", 0)]
     while pending:
@@ -99,6 +100,12 @@ def check_config_values(integration: str, config: Any) -> None:
         elif isinstance(value, float) and not math.isfinite(value):
             raise IntegrationConfigError(
                 f"config field '{where}' is {value!r}, which is not a number a config can hold",
+                integration=integration,
+            )
+        elif stored and not (value is None or isinstance(value, str | int | float)):
+            raise IntegrationConfigError(
+                f"config field '{where}' is a {type(value).__name__}, which a stored config "
+                "cannot hold: quote it in YAML to keep it as text",
                 integration=integration,
             )
 
@@ -232,7 +239,7 @@ def check_stored_config(integration: str, schema: Mapping[str, Any], config: Map
     Secret fields must be ``{env: VAR}`` references. Fields whose variable is not set on
     this machine are checked when the run starts; everything else is checked now.
     """
-    check_config_values(integration, config)
+    check_config_values(integration, config, stored=True)
     literal = literal_secret_fields(schema, config)
     if literal:
         raise IntegrationConfigError(

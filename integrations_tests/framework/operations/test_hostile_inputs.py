@@ -1,6 +1,8 @@
 """Deployment fields a user can get wrong in ways a regular expression or a column would not
 say: refused with one line naming the field, through the command as a user runs it."""
 
+from datetime import date
+
 import pytest
 import yaml
 
@@ -42,3 +44,12 @@ def test_the_command_refuses_a_name_with_a_trailing_newline(tmp_path):
     assert refused.stderr.startswith("error: deployment name 'acme\\n' does not fit")
     assert "Traceback" not in refused.stderr
     assert integrations("deployments", "list", "--json").stdout.strip() == "[]"
+
+
+def test_a_yaml_date_in_a_stored_config_is_refused_naming_the_field(database_url):
+    # YAML reads `start: 2024-01-01` as a date, which the JSON column refused with its SQL.
+    config = {**GUIDE_CONFIG, "start": date(2024, 1, 1)}
+    with pytest.raises(DeploymentError, match="config field 'start' is a date, which a stored config cannot"):
+        DeploymentStore(database_url).add(
+            Deployment(name="acme", integration="guide_demo", config=config), load_catalog(case("guide"))
+        )
