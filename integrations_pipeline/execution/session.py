@@ -18,6 +18,7 @@ from integrations_pipeline.catalog.discovery import Integration, check_task_name
 from integrations_pipeline.common.errors import IntegrationError, StageOneError
 from integrations_pipeline.common.redaction import active_secrets, redact, redact_value, register_secrets
 from integrations_pipeline.execution.limits import call_limited
+from integrations_pipeline.execution.output import redacted_output
 from integrations_pipeline.execution.task_log import send_toolkit_lines_to
 
 
@@ -98,7 +99,8 @@ def open_session(
             log(redact(lines.get_nowait(), resolved.secrets | (active_secrets() - earlier)))
 
     limit = resolved.stage_one_timeout
-    done = call_limited(start, limit, name=f"{integration.name}.StageOne", poll=drain)
+    with redacted_output():
+        done = call_limited(start, limit, name=f"{integration.name}.StageOne", poll=drain)
     if done.timed_out:
         fate = "it was cancelled" if done.cancelled else "it was abandoned"
         raise StageOneError(

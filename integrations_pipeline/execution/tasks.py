@@ -30,6 +30,7 @@ from integrations_pipeline.common.errors import (
 )
 from integrations_pipeline.common.redaction import LineRedactor, redact, redact_value
 from integrations_pipeline.execution.limits import call_limited
+from integrations_pipeline.execution.output import redacted_output
 from integrations_pipeline.execution.session import Session, describe_error
 from integrations_pipeline.execution.task_log import send_toolkit_lines_to
 
@@ -148,7 +149,8 @@ def run_task(
 
     limit = session.config.task_timeout
     started = time.monotonic()
-    done = call_limited(call, limit, name=f"{session.name}.{task_def.name}", poll=drain)
+    with redacted_output():
+        done = call_limited(call, limit, name=f"{session.name}.{task_def.name}", poll=drain)
     send(redactor.flush())
     if done.timed_out:
         fate = "the task was cancelled" if done.cancelled else "the task was abandoned"

@@ -4,10 +4,14 @@ outcomes, run storage, the application database or what the process printed (iss
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from integrations_pipeline.testing import IntegrationRunResult, run_integration, secret_leaks
 
@@ -89,6 +93,7 @@ def return_any_type(self, ctx: TaskContext):
 WRITTEN = """
 import logging
 import os
+import subprocess
 import sys
 
 from integrations_pipeline.sdk import TaskContext, task
@@ -102,6 +107,18 @@ def write_in_pieces(self, ctx: TaskContext):
     print(*key, sep="")
     sys.stderr.write(key[:3])
     sys.stderr.write(key[3:] + "\\n")
+    return {"data": {}}
+
+
+@task(name="write_to_the_fds", type="collector")
+def write_to_the_fds(self, ctx: TaskContext):
+    key = ctx.config["api_key"]
+    os.write(1, ("os.write " + key[:4]).encode())
+    os.write(1, (key[4:] + "\\n").encode())
+    os.write(2, ("to fd 2 " + key + "\\n").encode())
+    child = "import os; print('child', os.environ['LEAKY_API_KEY'])"
+    subprocess.run([sys.executable, "-c", child], check=True)
+    subprocess.run(["sh", "-c", "echo shell $LEAKY_API_KEY >&2"], check=True)
     return {"data": {}}
 
 
@@ -232,3 +249,56 @@ def test_a_logger_with_its_own_handlers_and_no_propagation_is_redacted(ways, tmp
     written = log_file.read_text()
     assert "key ***" in written and "KeyError: '***'" in written
     assert _texts_leaking({"log file": written, "stderr": capfd.readouterr().err}, KEY) == []
+
+
+def test_what_bypasses_sys_stdout_is_redacted_at_the_file_descriptor(ways, tmp_path, capfd):
+    result = _run(ways, tmp_path / "dagster-home", ["write_to_the_fds"])
+    assert result["write_to_the_fds"].status == "succeeded"
+    out, err = capfd.readouterr()
+    assert "os.write ***" in out and "child ***" in out
+    assert "to fd 2 ***" in err and "shell ***" in err
+    assert _texts_leaking({"stdout": out, "stderr": err}, KEY) == []
+
+
+PROJECT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
+def test_no_way_leaks_into_dagster_home_from_a_dagster_process(ways, tmp_path, executor):
+    """Every way at once, run by ``dagster job execute``: its compute logs, event log and run
+    storage in DAGSTER_HOME, the application database, and what the process printed."""
+    config = {
+        "execution": {"config": {executor: {}}},
+        "resources": {"leaky": {"config": {"api_key": {"env": "LEAKY_API_KEY"}}}},
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    home = tmp_path / "dagster-home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "INTEGRATIONS_PROJECT_DIR": str(ways),
+        "LEAKY_LOG_FILE": str(tmp_path / "private.log"),
+    }
+    dagster = str(Path(sys.executable).parent / "dagster")
+    command = [
+        dagster,
+        "job",
+        "execute",
+        "-m",
+        "integrations_pipeline",
+        "-j",
+        "leaky",
+        "-c",
+        str(tmp_path / "run.yaml"),
+    ]
+    done = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=240)
+    assert "leaky__raise_key_error" in done.stdout + done.stderr  # it ran (and that task failed)
+    compute_logs = [p for p in home.rglob("*") if p.suffix in (".out", ".err") and p.stat().st_size]
+    assert compute_logs, "no compute logs were captured"
+    captured = "".join(p.read_text(errors="replace") for p in compute_logs)
+    assert "os.write ***" in captured and "child ***" in captured and "shell ***" in captured
+    assert _texts_leaking({"stdout": done.stdout, "stderr": done.stderr}, KEY) == []
+    assert _files_leaking(home, KEY) == []
+    assert _files_leaking(tmp_path / "integrations-home", KEY) == []
+    assert _files_leaking(tmp_path, KEY) == []
