@@ -1,9 +1,12 @@
-"""Secret values kept out of everything a run shows: ``redact`` for text and results, and the
-process-wide redaction of what tasks print or log through ``logging``.
+"""Secret values kept out of everything a run shows: ``redact`` for text, ``redact_value`` for
+results of any type, ``redact_lines`` for lines a secret may be split over, and the
+process-wide redaction of ``sys.stdout``, ``sys.stderr`` (by the line) and every log record.
 
 Task results, ``add_log`` and errors are redacted by the session itself; this catches the
-rest: ``print()`` in a task (Dagster's compute logs) and library log records (an HTTP
-client logging a URL with a key). Secrets are registered when a session opens.
+rest: ``print()`` in a task (Dagster's compute logs) and log records of any logger (an HTTP
+client logging a URL with a key). A secret is redacted in every form it takes in text
+(``secret_forms``). Secrets are registered when a session opens. Output that bypasses
+``sys.stdout`` (``os.write``, subprocesses) is redacted by ``execution/output.py``.
 """
 
 from __future__ import annotations
