@@ -138,16 +138,19 @@ class Deliverer:
 
     def _dispatch(self) -> None:
         while not self._stop.is_set():
+            if not os.environ.get(WEBHOOK_ENV):
+                self._stop.set()  # nothing to post to: start_deliverer starts another if set again
+                break
             try:
                 self._fill()
-            except Exception:  # the database may be away for a while: try again later
-                _log.exception("webhook deliverer: reading the outbox failed")
+            except Exception as error:  # the database may be away for a while: try again later
+                _log.warning("webhook deliverer: cannot read the outbox: %s", error)
             self._wake.wait(self.poll)
             self._wake.clear()
 
     def _fill(self) -> None:
         room = self._queue.maxsize - self._queue.qsize()
-        if room <= 0 or not os.environ.get(WEBHOOK_ENV):
+        if room <= 0:
             return
         with self._lock:
             held = set(self._held)
