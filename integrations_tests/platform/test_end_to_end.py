@@ -197,16 +197,17 @@ def test_production_stack_end_to_end(stack: Stack, tmp_path: Path, webhook: Any)
             "deployments", "add", "hello-broken", "--integration", "hello_world", "--config", str(broken)
         )
         stack.cli("deployments", "run-now", "hello-broken")
-        # The failure is retried once (run_retries); the last attempt's failure is final.
+        # An unset variable fails the same way again: the run is not retried (run_retries
+        # leave config errors alone), and its failure is final at once.
         [failed] = wait_for(
-            "the final failed run of hello-broken",
+            "the failed run of hello-broken",
             lambda: [
                 r for r in runs_of(instance, "hello-broken")
                 if r.status == dg.DagsterRunStatus.FAILURE and r.tags.get("dagster/will_retry") == "false"
             ],
             180, stack,
         )  # fmt: skip
-        assert failed.tags.get("dagster/retry_number") == "1"
+        assert "dagster/retry_number" not in failed.tags and failed.tags.get("dagster/max_retries") == "0"
         [ticket] = wait_for("the ticket", lambda: list_tickets(), 60, stack)
         assert ticket["run_id"] == failed.run_id and ticket["deployment"] == "hello-broken"
         assert "E2E_VARIABLE_NOT_SET" in ticket["error_summary"]

@@ -39,7 +39,7 @@ def test_an_older_database_upgrades_and_keeps_its_violations(database_url, versi
         if not versioned:  # as made by the code before migrations existed
             connection.execute(text("DROP TABLE integrations_alembic_version"))
     # Before migrations existed there is no version: the idempotent baseline runs, adding nothing.
-    assert upgrade_schema(database_url) == (["0002"] if versioned else ["0001", "0002"])
+    assert upgrade_schema(database_url) == (["0002", "0003"] if versioned else ["0001", "0002", "0003"])
     assert upgrade_schema(database_url) == []
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
@@ -63,4 +63,4 @@ def test_db_upgrade_command(database_url):
         [sys.executable, "-m", "integrations_pipeline.cli", "db", "upgrade"],
         cwd=PROJECT, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert completed.stdout.strip() in ("applied 0001, 0002", "database up to date")
+    assert completed.stdout.strip() in ("applied 0001, 0002, 0003", "database up to date")

@@ -21,8 +21,10 @@ from integrations_tests.framework.db.test_migrations import OLD_VIOLATION
 # The names are the contract with existing databases and with Dagster: spelled out, not imported.
 VERSION_TABLE = "integrations_alembic_version"
 ALEMBIC_DEFAULT = "alembic_version"
-HEAD = "0002"
-APP_TABLES = {"findings", "evaluations", "mutes", "alerts", "deployments", "integrations", "tickets"}
+HEAD = "0003"
+APP_TABLES = {
+    "findings", "evaluations", "mutes", "alerts", "deployments", "integrations", "tickets", "webhook_outbox"
+}  # fmt: skip
 ALERT = {"run_id": "old-run", "findings": 1, "result": "posted", "created_at": "2026-01-02 10:00:00+00:00"}
 
 
@@ -64,7 +66,7 @@ def as_earlier_versions_left_it(url: str, revision: str) -> None:
 
 
 def test_a_new_database_keeps_its_revision_in_its_own_version_table(database_url: str):
-    assert upgrade_schema(database_url) == ["0001", HEAD]
+    assert upgrade_schema(database_url) == ["0001", "0002", HEAD]
     assert tables(database_url) == APP_TABLES | {VERSION_TABLE}
     assert versions(database_url, VERSION_TABLE) == [HEAD]
     assert upgrade_schema(database_url) == []
@@ -75,7 +77,11 @@ def test_a_database_at_head_versioned_in_alembic_version_carries_its_revision_ov
     engine = create_engine(database_url)
     with engine.begin() as connection:
         connection.execute(
-            text("INSERT INTO alerts VALUES (:run_id, :findings, :result, :created_at)"), ALERT
+            text(
+                "INSERT INTO alerts (run_id, findings, result, created_at) "
+                "VALUES (:run_id, :findings, :result, :created_at)"
+            ),
+            ALERT,
         )
     engine.dispose()
 
@@ -99,7 +105,7 @@ def test_a_database_on_an_older_revision_versioned_in_alembic_version_carries_ov
         connection.execute(text(f"INSERT INTO violations ({columns}) VALUES ({values})"), OLD_VIOLATION)
     engine.dispose()
 
-    assert upgrade_schema(database_url) == [HEAD]
+    assert upgrade_schema(database_url) == ["0002", HEAD]
     assert tables(database_url) == APP_TABLES | {VERSION_TABLE}
     assert versions(database_url, VERSION_TABLE) == [HEAD]
     [finding] = get_store(database_url).list_findings()
@@ -152,14 +158,14 @@ def test_the_application_and_dagster_share_one_postgresql_database(postgres_url:
             _use_dagster(instance)
         dagster_tables = tables(postgres_url)
         dagster_revision = versions(postgres_url, ALEMBIC_DEFAULT)
-        assert upgrade_schema(postgres_url) == ["0001", HEAD]
+        assert upgrade_schema(postgres_url) == ["0001", "0002", HEAD]
         # No table of the application's is one of Dagster's, and Dagster's revision is left alone.
         assert tables(postgres_url) - dagster_tables == APP_TABLES | {VERSION_TABLE}
         assert versions(postgres_url, ALEMBIC_DEFAULT) == dagster_revision
         with dagster_on(postgres_url) as instance:
             assert instance.get_dynamic_partitions("shared_partitions") == ["acme"]
     else:
-        assert upgrade_schema(postgres_url) == ["0001", HEAD]
+        assert upgrade_schema(postgres_url) == ["0001", "0002", HEAD]
         with dagster_on(postgres_url) as instance:
             _use_dagster(instance)
         assert APP_TABLES | {VERSION_TABLE} <= tables(postgres_url)
@@ -175,7 +181,7 @@ def test_dagster_may_share_a_database_once_its_revision_is_carried_over(postgres
     could not stamp its revision over ours. Once ours moved, Dagster starts there."""
     as_earlier_versions_left_it(postgres_url, HEAD)
     with (
-        pytest.raises(Exception, match="Can't locate revision identified by '0002'"),
+        pytest.raises(Exception, match=f"Can't locate revision identified by '{HEAD}'"),
         dagster_on(postgres_url) as instance,
     ):
         instance.get_runs()
