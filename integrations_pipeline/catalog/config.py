@@ -261,7 +261,10 @@ def check_stored_config(integration: str, schema: Mapping[str, Any], config: Map
         if any(path[: len(u)] == u for u in unset):
             continue
         env_values = frozenset(
-            found for v in _env_references(config) if (found := lookup(v["env"])) is not None
+            form
+            for v in _env_references(config)
+            if (found := lookup(v["env"])) is not None
+            for form in secret_forms(found)  # escaped too: the message quotes the value's repr
         )
         raise IntegrationConfigError(
             f"config field '{'.'.join(path) or '(root)'}': {redact(_error_message(error), env_values)}",

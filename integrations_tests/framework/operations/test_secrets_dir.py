@@ -60,3 +60,17 @@ def test_deployments_say_which_variables_they_cannot_see(tmp_path):
     fine = integrations("deployments", "check", "acme-hello", env=env)
     assert fine.returncode == 0, fine.stderr
     assert "its config fits and every variable is set here" in fine.stdout
+
+
+def test_a_deployments_error_hides_the_escaped_form_of_a_variables_value(make_project, tmp_path):
+    # Python's repr escapes \\, ' and ": an error quoting the value must not show that form either.
+    schema = {"type": "object", "properties": {"region": {"type": "string", "pattern": "^x"}}}
+    project = make_project({"weather": {"schema": schema, "files": {"collectors/key.py": COLLECTOR}}})
+    config = tmp_path / "odd.yaml"
+    config.write_text("region: {env: ODD_REGION}\n")
+    value = "sh'ort\"\\region-value"
+    add = ["deployments", "add", "odd", "--integration", "weather", "--config", str(config)]
+    added = integrations("--project", str(project), *add, env={"ODD_REGION": value})
+    assert added.returncode == 1
+    assert "config field 'region'" in added.stderr and "does not match" in added.stderr
+    assert "region-value" not in added.stderr, added.stderr
