@@ -17,7 +17,7 @@ TaskType = Literal["collector", "insight"]
 Severity = Literal["low", "medium", "high", "critical"]
 
 # Letters, digits and single underscores: op names join integration and task with "__".
-TASK_NAME_PATTERN = re.compile(r"^(?=.{1,64}$)[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+TASK_NAME_PATTERN = re.compile(r"(?=.{1,64}\Z)[a-z][a-z0-9]*(_[a-z0-9]+)*")
 DEFAULT_ORDER = {"collector": 100, "insight": 500}
 DEFAULT_SEVERITY: Severity = "medium"
 
@@ -42,7 +42,7 @@ class TaskSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_fits(cls, value: str) -> str:
-        if not TASK_NAME_PATTERN.match(value):
+        if not TASK_NAME_PATTERN.fullmatch(value):
             raise ValueError(
                 f"task name {value!r} does not fit: use lower-case letters, digits and single "
                 "underscores, starting with a letter, at most 64 characters"

@@ -44,6 +44,7 @@ def test_defaults_follow_the_guide():
         ({"name": "x2", "type": "insight", "severity": "urgent"}, "severity"),
         ({"name": "x3", "severity": "high"}, "severity is for insights only"),
         ({"name": "Bad Name"}, "does not fit"),
+        ({"name": "feed\n"}, "does not fit"),  # `$` alone would let a trailing newline through
         ({"name": "x4", "order": "first"}, "order"),
     ],
 )
