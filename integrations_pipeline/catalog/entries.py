@@ -56,10 +56,10 @@ class IntegrationEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=INTEGRATION_NAME_PATTERN, max_length=64)
-    title: str
+    title: str = Field(max_length=256)  # the lengths of integration records' columns
     description: str = ""
     enabled: bool = True
-    version: str | None = None
+    version: str | None = Field(default=None, max_length=64)
     tags: tuple[str, ...] = ()
     schedule: DefaultSchedule | None = None
     config_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"}, alias="schema")

@@ -1,6 +1,8 @@
-"""integrations.json entries: their tags."""
+"""integrations.json entries: their tags and the lengths their records hold."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -43,3 +45,14 @@ def test_the_shipped_integrations_are_tagged():
     entries = load_catalog(PROJECT, only=()).entries
     assert all(entry.tags for entry in entries)
     assert {entry.name: entry.tags for entry in entries}["hello_world"] == ("example",)
+
+
+def test_a_title_or_version_longer_than_its_column_is_the_entrys_load_problem(tmp_path):
+    entries = [
+        {"name": "long_title", "title": "t" * 257},
+        {"name": "long_version", "title": "Fine", "version": "1." * 40},
+    ]
+    (tmp_path / "integrations.json").write_text(json.dumps(entries))
+    messages = [str(problem) for problem in load_catalog(tmp_path).problems]
+    assert any("entry #1" in m and "'title'" in m and "256" in m for m in messages), messages
+    assert any("entry #2" in m and "'version'" in m and "64" in m for m in messages), messages
