@@ -7,7 +7,7 @@ ignores SIGTERM. Two limits no Python code can ignore:
 - **multiprocess executor:** each step process has a watchdog, a shell that sends it
   SIGKILL a grace (``INTEGRATIONS_HARD_LIMIT_GRACE_SECONDS``, 30 s by default) after the
   task's own limit, unless the step ended first; Dagster then reports the step failed and
-  the run goes on with the others;
+  the run fails (whether steps already running finish is up to Dagster's executor);
 - **in-process executor (the default):** the run gets Dagster's ``dagster/max_runtime`` tag,
   derived from its config: StageOne's limit plus every selected task's, plus the grace. Run
   monitoring (``run_monitoring`` in dagster.yaml, the daemon) fails the run when it is
