@@ -32,27 +32,24 @@ def skip_busy_slots() -> bool:
     return os.environ.get(SKIP_BUSY_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def busy_deployments(instance: dg.DagsterInstance) -> set[str]:
-    """Deployments with a run queued or in progress (one query)."""
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT))
-    return {run.tags[DEPLOYMENT_TAG] for run in runs if run.tags.get(DEPLOYMENT_TAG)}
+def in_flight_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """The runs queued or in progress (one query a scheduler tick)."""
+    return list(instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)))
 
 
-def cancel_queued(instance: dg.DagsterInstance, deployments: Iterable[str]) -> list[str]:
-    """Cancel the queued (not yet launched) runs of ``deployments``; their run ids."""
+def cancel_queued(
+    instance: dg.DagsterInstance, deployments: Iterable[str], runs: Iterable[dg.DagsterRun] | None = None
+) -> list[str]:
+    """Cancel the queued (not yet launched) runs of ``deployments`` among ``runs`` (default:
+    every queued run); their run ids."""
     wanted = set(deployments)
     if not wanted:
         return []
-    queued = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
+    if runs is None:
+        runs = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
     canceled = []
-    for run in queued:
-        if run.tags.get(DEPLOYMENT_TAG) in wanted:
+    for run in runs:
+        if run.status == dg.DagsterRunStatus.QUEUED and run.tags.get(DEPLOYMENT_TAG) in wanted:
             instance.run_coordinator.cancel_run(run.run_id)
             canceled.append(run.run_id)
     return canceled
-
-
-def queued_deployments(instance: dg.DagsterInstance) -> set[str]:
-    """Deployments with a queued run."""
-    queued = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
-    return {run.tags[DEPLOYMENT_TAG] for run in queued if run.tags.get(DEPLOYMENT_TAG)}

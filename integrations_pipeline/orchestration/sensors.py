@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from integrations_pipeline.catalog.config_schema import config_error_messages, dagster_config_schema
-from integrations_pipeline.common.runs import ADHOC_PARTITION, SLOT_TAG, TRIGGER_TAG
+from integrations_pipeline.common.runs import ADHOC_PARTITION, DEPLOYMENT_TAG, SLOT_TAG, TRIGGER_TAG
 from integrations_pipeline.orchestration.backpressure import (
     MANUAL_PRIORITY,
     PRIORITY_TAG,
-    busy_deployments,
     cancel_queued,
-    queued_deployments,
+    in_flight_runs,
     skip_busy_slots,
 )
 from integrations_pipeline.orchestration.keys import deployments_partitions
@@ -108,9 +107,15 @@ def evaluate_scheduler(
     # Backpressure (backpressure.py): the queued runs of paused or removed deployments are
     # canceled; a deployment with a run queued or in progress skips its new slots.
     active = {d.name for d in deployments if not d.paused}
-    stale = queued_deployments(instance) - active
-    canceled = cancel_queued(instance, stale)
-    busy = busy_deployments(instance) if skip_busy_slots() else set()
+    in_flight = in_flight_runs(instance)
+    canceled = cancel_queued(
+        instance, {r.tags.get(DEPLOYMENT_TAG, "") for r in in_flight} - active, in_flight
+    )
+    busy = (
+        {r.tags[DEPLOYMENT_TAG] for r in in_flight if r.tags.get(DEPLOYMENT_TAG) and r.run_id not in canceled}
+        if skip_busy_slots()
+        else set()
+    )
     skipped: list[str] = []
     for deployment in deployments:
         if deployment.integration not in loaded and deployment.integration not in broken:
